@@ -91,3 +91,6 @@ export interface KvCacheView {
   readonly capacity: number;         // slots per buffer (buckets of 256); slots ≥ length are masked
   readonly layers: readonly KvRows[]; // per layer: key, value, each [Hkv, capacity, D]
 }
+
+/** Candidates returned per select row by the `sampling` variant (simsd.md §5.4: exact for top_k ≤ 64). */
+export const SAMPLING_TOP_K = 64;

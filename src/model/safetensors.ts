@@ -1,0 +1,208 @@
+// Safetensors, one file: header parse and validation, positional tensor reads, the writer, and the
+// bf16/f16 ⇄ fp32 conversions. The shard index lives in checkpoint.ts.
+// File layout: u64 LE header length N | N bytes of JSON {name: {dtype, shape, data_offsets}} | data.
+// Shards exceed 2 GB, so every read is positional (fs.readSync at a number position) and chunked;
+// a file is never read whole.
+import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { isRecord } from './config';
+import { CheckpointError } from './errors';
+
+export type Dtype = 'BF16' | 'F16' | 'F32';
+export const DTYPE_BYTES: Readonly<Record<Dtype, number>> = { BF16: 2, F16: 2, F32: 4 };
+
+/** Rust safetensors refuses headers over 100 MB; a larger length means a corrupt file, not a big model. */
+const MAX_HEADER_BYTES = 100_000_000;
+/** Bytes per positional read: bounds the scratch buffer and stays far below the 2 GB read(2) limit. */
+const CHUNK_BYTES = 1 << 24;
+
+/** One tensor as its header describes it. `position` is absolute in the file: 8 + N + begin. */
+export interface TensorEntry {
+  readonly name: string;
+  readonly file: string;
+  readonly dtype: Dtype;
+  readonly shape: readonly number[];
+  readonly position: number;
+  readonly byteLength: number;
+}
+
+export interface SafetensorsHeader {
+  readonly file: string;
+  readonly fileBytes: number;
+  readonly tensors: readonly TensorEntry[];          // in header order
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export function numElements(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Reads and validates a header. Throws CheckpointError naming the file and the problem. */
+export function readHeader(file: string): SafetensorsHeader {
+  if (!existsSync(file)) throw new CheckpointError(file, 'missing-file', 'file not found');
+  const fd = openSync(file, 'r');
+  try {
+    const fileBytes = fstatSync(fd).size;
+    if (fileBytes < 8) throw new CheckpointError(file, 'truncated', `only ${fileBytes} bytes: the file is truncated; download it again`);
+    const prefix = new Uint8Array(8);
+    readExactly(fd, prefix, 0, file);
+    const headerBytes = Number(new DataView(prefix.buffer).getBigUint64(0, true));
+    if (headerBytes > MAX_HEADER_BYTES) throw new CheckpointError(file, 'bad-header', `header length ${headerBytes} is implausible: not a safetensors file`);
+    if (8 + headerBytes > fileBytes) {
+      throw new CheckpointError(file, 'truncated', `the header needs ${8 + headerBytes} bytes but the file has ${fileBytes}: the file is truncated; download it again`);
+    }
+    const raw = new Uint8Array(headerBytes);
+    readExactly(fd, raw, 8, file);
+    return parseHeader(file, fileBytes, 8 + headerBytes, new TextDecoder().decode(raw));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function parseHeader(file: string, fileBytes: number, dataStart: number, text: string): SafetensorsHeader {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(file, 'bad-header', `the header is not JSON (${(e as Error).message})`);
+  }
+  if (!isRecord(json)) throw new CheckpointError(file, 'bad-header', 'the header is not a JSON object');
+  const bad = (name: string, what: string) => new CheckpointError(file, 'bad-header', `tensor ${name}: ${what}`);
+  const spans: { entry: TensorEntry; begin: number; end: number }[] = [];
+  let metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(json)) {
+    if (name === '__metadata__') {
+      metadata = isRecord(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)])) : {};
+      continue;
+    }
+    if (!isRecord(value)) throw bad(name, 'entry is not an object');
+    const { dtype, shape, data_offsets: offsets } = value;
+    if (typeof dtype !== 'string') throw bad(name, 'dtype is not a string');
+    if (!isDtype(dtype)) throw new CheckpointError(file, 'unknown-dtype', `tensor ${name} has dtype ${dtype}; only BF16, F16 and F32 are supported`);
+    if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(name, `shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
+      throw bad(name, `data_offsets ${JSON.stringify(offsets)} are not [begin, end] with 0 ≤ begin ≤ end`);
+    }
+    const [begin, end] = offsets as [number, number];
+    const dims = shape as number[];
+    const expected = numElements(dims) * DTYPE_BYTES[dtype];
+    if (end - begin !== expected) {
+      throw new CheckpointError(file, 'size-mismatch', `tensor ${name}: data_offsets span ${end - begin} bytes but ${dtype} ${JSON.stringify(dims)} needs ${expected}`);
+    }
+    spans.push({ entry: { name, file, dtype, shape: dims, position: dataStart + begin, byteLength: end - begin }, begin, end });
+  }
+  const dataBytes = fileBytes - dataStart;
+  const sorted = [...spans].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let tiled = true; // a writer lays tensors end to end from 0; only a cut file then points past the end
+  for (let i = 0; i < sorted.length; i++) {
+    const previousEnd = i === 0 ? 0 : sorted[i - 1].end;
+    if (sorted[i].begin < previousEnd) {
+      throw new CheckpointError(file, 'overlapping-tensors', `tensors ${sorted[i - 1].entry.name} and ${sorted[i].entry.name} overlap in the data`);
+    }
+    tiled &&= sorted[i].begin === previousEnd;
+  }
+  const outside = sorted.find((s) => s.end > dataBytes);
+  if (outside !== undefined) {
+    const where = `tensor ${outside.entry.name} ends at data byte ${outside.end} but the data holds ${dataBytes} bytes`;
+    throw tiled
+      ? new CheckpointError(file, 'truncated', `${where}: the file is truncated; download it again`)
+      : new CheckpointError(file, 'offset-out-of-bounds', `${where}: the header is corrupt`);
+  }
+  return { file, fileBytes, tensors: spans.map((s) => s.entry), metadata };
+}
+
+/**
+ * Reads one tensor as fp32 with chunked positional reads. bf16 widens exactly; f16 widens exactly.
+ * The caller owns `fd` (opened on entry.file).
+ */
+export function readTensor(fd: number, entry: TensorEntry): Float32Array {
+  const out = new Float32Array(entry.byteLength / DTYPE_BYTES[entry.dtype]);
+  if (entry.dtype === 'F32') {
+    // Little-endian on disk and on every supported host: read straight into the result.
+    const bytes = new Uint8Array(out.buffer);
+    for (let done = 0; done < bytes.length; done += CHUNK_BYTES) {
+      readExactly(fd, bytes.subarray(done, Math.min(done + CHUNK_BYTES, bytes.length)), entry.position + done, entry.file);
+    }
+    return out;
+  }
+  const widen = entry.dtype === 'BF16' ? bf16ToF32 : f16ToF32;
+  const scratch = new Uint8Array(Math.min(CHUNK_BYTES, entry.byteLength)); // own buffer: 2-byte aligned
+  for (let done = 0; done < entry.byteLength; done += CHUNK_BYTES) {
+    const bytes = scratch.subarray(0, Math.min(CHUNK_BYTES, entry.byteLength - done));
+    readExactly(fd, bytes, entry.position + done, entry.file);
+    widen(new Uint16Array(bytes.buffer, 0, bytes.length / 2), out.subarray(done / 2, (done + bytes.length) / 2));
+  }
+  return out;
+}
+
+/** readSync may return fewer bytes than asked (and at most ~2 GB per call): loop until full. */
+function readExactly(fd: number, into: Uint8Array, position: number, file: string): void {
+  let done = 0;
+  while (done < into.length) {
+    const n = readSync(fd, into, done, into.length - done, position + done);
+    if (n === 0) throw new CheckpointError(file, 'truncated', `the file ended at byte ${position + done}: it is truncated; download it again`);
+    done += n;
+  }
+}
+
+/** A tensor to write. `data` is fp32 (rounded to `dtype` to nearest even), whole or as consecutive pieces. */
+export interface TensorToWrite {
+  readonly name: string;
+  readonly dtype: Dtype;
+  readonly shape: readonly number[];
+  readonly data: Float32Array | (() => Iterable<Float32Array>);
+}
+
+/**
+ * Writes a safetensors file to `path + '.tmp'`, then renames it, so a reader never sees half a file.
+ * Piecewise `data` streams: only one piece is held at a time (the 1.7B fixture relies on it).
+ */
+export function writeSafetensors(path: string, tensors: readonly TensorToWrite[], metadata: Readonly<Record<string, string>> = { format: 'pt' }): void {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const t of tensors) {
+    const bytes = numElements(t.shape) * DTYPE_BYTES[t.dtype];
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // align the data to 8 bytes, as HF writers do
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w');
+  let written = false;
+  try {
+    writeAll(fd, prefix);
+    writeAll(fd, Buffer.from(json));
+    for (const t of tensors) {
+      let count = 0;
+      for (const piece of t.data instanceof Float32Array ? [t.data] : t.data()) {
+        writeAll(fd, encode(piece, t.dtype));
+        count += piece.length;
+      }
+      if (count !== numElements(t.shape)) throw new Error(`writeSafetensors: ${t.name} got ${count} values for shape ${JSON.stringify(t.shape)}`);
+    }
+    written = true;
+  } finally {
+    closeSync(fd);
+    if (!written) rmSync(tmp, { force: true });
+  }
+  renameSync(tmp, path);
+}
+
+function encode(values: Float32Array, dtype: Dtype): Uint8Array {
+  const data = dtype === 'F32' ? values : dtype === 'BF16' ? f32ToBf16(values) : f32ToF16(values);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+}
+
+function isDtype(s: string): s is Dtype {
+  return s === 'BF16' || s === 'F16' || s === 'F32';
+}
+
+export function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}

@@ -1,0 +1,147 @@
+// ModelSession: one converted SDAR model on onnxruntime-node. forward() feeds the JS-owned KV cache
+// zero-copy, builds the [L, C+L] mask from the window mask and the committed length, and returns ids,
+// probabilities and the window's new K/V. It must run off the extension host's main thread (onnxruntime.md §9).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { CancelledError, CheckpointError } from './errors';
+import { MANIFEST, VARIANT_FILES, type ConvertedManifest } from './convert';
+import { GRAPH_INPUTS, newKey, newValue, pastKey, pastValue } from './graph';
+import type {
+  ForwardInput, ForwardModel, ForwardOptions, ForwardOutput, GraphVariant, KvCacheView, KvRows, SdarConfig,
+} from './types';
+
+export type ExecutionProvider = 'cpu' | 'webgpu';
+
+export interface SessionOptions {
+  readonly variant?: GraphVariant;
+  readonly executionProvider?: ExecutionProvider;
+  readonly threads?: number;            // intra-op threads; default: cores − 1 (at least 1)
+  readonly log?: (line: string) => void;
+}
+
+export class ModelSession implements ForwardModel {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly manifest: ConvertedManifest,
+    readonly variant: GraphVariant,
+    readonly executionProvider: ExecutionProvider,
+    readonly dir: string,
+  ) {}
+
+  get config(): SdarConfig {
+    return this.manifest.config;
+  }
+
+  static async open(dir: string, opts: SessionOptions = {}): Promise<ModelSession> {
+    const manifest = readManifest(dir);
+    const variant = opts.variant ?? 'greedy';
+    if (!manifest.variants.includes(variant)) {
+      throw new CheckpointError(path.join(dir, MANIFEST), 'bad-model', `has no '${variant}' graph (has ${manifest.variants.join(', ')}); convert again`);
+    }
+    const ep = opts.executionProvider ?? 'cpu';
+    const threads = opts.threads ?? Math.max(1, (await import('node:os')).availableParallelism() - 1);
+    const session = await ort.InferenceSession.create(path.join(dir, VARIANT_FILES[variant]), {
+      executionProviders: [ep],
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      // Do not burn CPU between keystrokes (onnxruntime.md §9).
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+    });
+    opts.log?.(`opened ${dir} (${manifest.weights}, ${variant}) on ${ep} with ${threads} thread(s)`);
+    return new ModelSession(session, manifest, variant, ep, dir);
+  }
+
+  async forward(input: ForwardInput, cache: KvCacheView, options: ForwardOptions = {}): Promise<ForwardOutput> {
+    if (options.signal?.cancelled) throw new CancelledError();
+    const { numKvHeads: hkv, headDim: d, numLayers } = this.config;
+    const L = input.ids.length;
+    const cap = cache.capacity;
+    const feeds: Record<string, ort.Tensor> = {
+      [GRAPH_INPUTS.ids]: new ort.Tensor('int64', toInt64(input.ids), [1, L]),
+      [GRAPH_INPUTS.positions]: new ort.Tensor('int64', toInt64(input.positions), [1, L]),
+      [GRAPH_INPUTS.mask]: new ort.Tensor('bool', fullMask(input.windowMask, L, cache.length, cap), [L, cap + L]),
+      [GRAPH_INPUTS.select]: new ort.Tensor('int64', toInt64(input.selectRows), [input.selectRows.length]),
+    };
+    for (let i = 0; i < numLayers; i++) {
+      // Zero-copy: the binding wraps the JS-owned buffers (onnxruntime.md §5).
+      feeds[pastKey(i)] = new ort.Tensor('float32', cache.layers[i].key, [1, hkv, cap, d]);
+      feeds[pastValue(i)] = new ort.Tensor('float32', cache.layers[i].value, [1, hkv, cap, d]);
+    }
+    if (this.variant === 'sampling') {
+      feeds[GRAPH_INPUTS.temperature] = new ort.Tensor('float32', new Float32Array([options.temperature ?? 1]), [1]);
+    }
+    const out = await this.session.run(feeds);
+    const newKv: KvRows[] = Array.from({ length: numLayers }, (_, i) => ({
+      key: out[newKey(i)].data as Float32Array,
+      value: out[newValue(i)].data as Float32Array,
+    }));
+    const result: ForwardOutput = {
+      windowLength: L,
+      tokenIds: fromInt64(out.token_ids.data as BigInt64Array),
+      tokenProbs: out.token_probs.data as Float32Array,
+      newKv,
+      logits: out.logits ? (out.logits.data as Float32Array) : undefined,
+      topK: out.topk_ids ? {
+        k: out.topk_ids.dims[1],
+        ids: fromInt64(out.topk_ids.data as BigInt64Array),
+        logits: out.topk_logits.data as Float32Array,
+        logSumExp: out.lse.data as Float32Array,
+      } : undefined,
+    };
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export function readManifest(dir: string): ConvertedManifest {
+  const file = path.join(dir, MANIFEST);
+  if (!fs.existsSync(file)) throw new CheckpointError(file, 'missing-file', 'not found: this folder is not a converted model (run `simsd convert`)');
+  let manifest: ConvertedManifest;
+  try {
+    manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as ConvertedManifest;
+  } catch (err) {
+    throw new CheckpointError(file, 'bad-model', `unreadable manifest: ${(err as Error).message}`);
+  }
+  if (manifest.format !== 'simsd-onnx' || manifest.version !== 1) {
+    throw new CheckpointError(file, 'bad-model', `unknown manifest format ${String(manifest.format)} v${String(manifest.version)}`);
+  }
+  return manifest;
+}
+
+/**
+ * [L, C+L] bool: every row sees the committed cache [0, c) and the window as `windowMask` says; the
+ * unused capacity [c, C) is never visible. A row that sees nothing would softmax to garbage (onnxruntime.md §4).
+ */
+export function fullMask(windowMask: Uint8Array, L: number, committed: number, capacity: number): Uint8Array {
+  const width = capacity + L;
+  const mask = new Uint8Array(L * width); // [L, C+L]
+  for (let r = 0; r < L; r++) {
+    const row = r * width;
+    mask.fill(1, row, row + committed);
+    let visible = committed;
+    for (let j = 0; j < L; j++) {
+      const v = windowMask[r * L + j];
+      mask[row + capacity + j] = v;
+      visible += v;
+    }
+    if (visible === 0) throw new Error(`internal: window row ${r} sees no column`);
+  }
+  return mask;
+}
+
+function toInt64(a: Int32Array): BigInt64Array {
+  const out = new BigInt64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = BigInt(a[i]);
+  return out;
+}
+
+function fromInt64(a: BigInt64Array): Int32Array {
+  const out = new Int32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = Number(a[i]);
+  return out;
+}

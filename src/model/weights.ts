@@ -1,0 +1,75 @@
+// How each checkpoint tensor is stored in a converted model, and the twin transform that gives the
+// exact fp32 weights the graph computes with (so the reference can be run on "what ONNX sees").
+import { CheckpointError } from './errors';
+import { dequantize4, quantize4, QUANT_BLOCK, type PackedNBits } from './quantize';
+import { f16BitsToF32, f32ToF16Bits } from './float16';
+import type { SdarConfig, Tensor, WeightSource } from './types';
+
+/** Weight format of a converted model: fp32 (CPU, exact), int4 MatMulNBits (CPU, real sizes), fp16 (WebGPU). */
+export type WeightFormat = 'fp32' | 'int4' | 'fp16';
+export const WEIGHT_FORMATS: readonly WeightFormat[] = ['fp32', 'int4', 'fp16'];
+
+/** Storage of one tensor: dense fp32, dense fp16 (cast to fp32 in the graph), or 4-bit blocks. */
+export type Storage = 'fp32' | 'fp16' | 'int4';
+
+const LINEAR = /(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.weight$|^lm_head\.weight$/;
+const FP16_MAX = 65504;
+
+export function isLinear(name: string): boolean {
+  return LINEAR.test(name);
+}
+
+export function storageOf(name: string, format: WeightFormat): Storage {
+  if (isLinear(name)) return format;
+  if (name === 'model.embed_tokens.weight') return format === 'fp32' ? 'fp32' : 'fp16';
+  return 'fp32'; // norms: small, and computed in fp32 (sdar-models.md §1)
+}
+
+/** Rounds to fp16 and back, refusing values that would overflow (bf16 checkpoints can exceed fp16's range). */
+export function roundToF16(name: string, t: Tensor): Float32Array {
+  const out = new Float32Array(t.data.length);
+  for (let i = 0; i < out.length; i++) {
+    if (!(Math.abs(t.data[i]) <= FP16_MAX)) {
+      throw new CheckpointError(name, 'bad-model', `value ${t.data[i]} at index ${i} does not fit fp16; convert with --weights fp32 or int4`);
+    }
+    out[i] = f16BitsToF32(f32ToF16Bits(t.data[i]));
+  }
+  return out;
+}
+
+export function toF16Bits(name: string, t: Tensor): Uint16Array {
+  roundToF16(name, t); // validates the range
+  const out = new Uint16Array(t.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = f32ToF16Bits(t.data[i]);
+  return out;
+}
+
+export function quantizeLinear(t: Tensor): PackedNBits {
+  const [n, k] = t.shape;
+  return quantize4(t.data, n, k, QUANT_BLOCK);
+}
+
+/** The twin: a WeightSource whose tensors equal what a `format` graph computes with. */
+export function effectiveWeights(source: WeightSource, format: WeightFormat): WeightSource {
+  return {
+    config: source.config,
+    names: () => source.names(),
+    read(name: string): Tensor {
+      const t = source.read(name);
+      switch (storageOf(name, format)) {
+        case 'fp32': return t;
+        case 'fp16': return { shape: t.shape, data: roundToF16(name, t) };
+        case 'int4': return { shape: t.shape, data: dequantize4(quantizeLinear(t)) };
+      }
+    },
+  };
+}
+
+/** Total parameter count implied by the config (untied lm_head). */
+export function parameterCount(c: SdarConfig): number {
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  const perLayer = 2 * c.hiddenSize + 2 * c.headDim + c.hiddenSize * (q + 2 * kv) + q * c.hiddenSize
+    + 3 * c.hiddenSize * c.intermediateSize;
+  return 2 * c.vocabSize * c.hiddenSize + c.hiddenSize + c.numLayers * perLayer;
+}
