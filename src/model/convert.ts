@@ -4,10 +4,12 @@
 // interrupted or failed conversion never leaves a folder that looks usable.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { openCheckpoint } from './checkpoint';
 import { CheckpointError } from './errors';
 import { buildGraph, type LinearWeight, type WeightEmitter } from './graph';
 import { DT, type DataType, type GraphBuilder } from './onnx-builder';
 import { QUANT_BLOCK } from './quantize';
+import { loadTokenizer } from './tokenizer';
 import { quantizeLinear, storageOf, toF16Bits, type WeightFormat } from './weights';
 import type { GraphVariant, SdarConfig, WeightSource } from './types';
 
@@ -38,6 +40,20 @@ export interface ConvertedManifest {
   readonly source: string | null;
   readonly dataBytes: number;
   readonly convertMs: number;
+}
+
+/**
+ * `simsd convert`: validates the checkpoint in `dir` (config, tokenizer, every tensor's header and shape)
+ * before writing anything, then converts it into `outDir`.
+ */
+export async function convertCheckpoint(dir: string, outDir: string, opts: Omit<ConvertOptions, 'copyFrom'>): Promise<ConvertedManifest> {
+  const tokenizer = loadTokenizer(dir);
+  const checkpoint = openCheckpoint(dir, { tokenizerMaskId: tokenizer.special.mask ?? undefined });
+  try {
+    return await convertModel(checkpoint, outDir, { ...opts, copyFrom: dir });
+  } finally {
+    checkpoint.close();
+  }
 }
 
 export async function convertModel(source: WeightSource, outDir: string, opts: ConvertOptions): Promise<ConvertedManifest> {

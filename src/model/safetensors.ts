@@ -111,7 +111,7 @@ function parseHeader(file: string, fileBytes: number, dataStart: number, text: s
 }
 
 /**
- * Reads one tensor as fp32 with chunked positional reads. bf16 widens exactly; f16 widens exactly.
+ * Reads one tensor as fp32 with chunked positional reads (bf16 and f16 widen exactly).
  * The caller owns `fd` (opened on entry.file).
  */
 export function readTensor(fd: number, entry: TensorEntry): Float32Array {
@@ -205,4 +205,80 @@ function isDtype(s: string): s is Dtype {
 
 export function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+// ---- bf16 / f16 ⇄ fp32, elementwise over bit patterns (dst may be given to avoid an allocation) ----
+
+/** bf16 → fp32 is exact: the bf16 bits are the top half of the fp32 bits. */
+export function bf16ToF32(src: Uint16Array, dst = new Float32Array(src.length)): Float32Array {
+  const bits = new Int32Array(dst.buffer, dst.byteOffset, dst.length); // Int32: `<< 16` yields int32, stored as is
+  for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
+  return dst;
+}
+
+/** fp32 → bf16, round to nearest even. NaN stays NaN with its top payload bits (so bf16 → fp32 → bf16 is exact). */
+export function f32ToBf16(src: Float32Array, dst = new Uint16Array(src.length)): Uint16Array {
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < src.length; i++) {
+    const x = bits[i];
+    if ((x & 0x7fffffff) > 0x7f800000) {
+      const top = x >>> 16;
+      dst[i] = (top & 0x7f) === 0 ? top | 0x40 : top; // a payload only in the dropped bits would read as Inf
+    } else {
+      dst[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16; // no wrap: x ≤ 0xff800000 here
+    }
+  }
+  return dst;
+}
+
+/** f16 → fp32, exact (subnormals normalised, Inf and NaN kept). */
+export function f16ToF32(src: Uint16Array, dst = new Float32Array(src.length)): Float32Array {
+  const bits = new Int32Array(dst.buffer, dst.byteOffset, dst.length);
+  for (let i = 0; i < src.length; i++) {
+    const h = src[i];
+    const sign = (h & 0x8000) << 16;
+    const exp = (h >>> 10) & 0x1f;
+    let mant = h & 0x3ff;
+    if (exp === 0x1f) bits[i] = sign | 0x7f800000 | (mant << 13);
+    else if (exp !== 0) bits[i] = sign | ((exp + 112) << 23) | (mant << 13); // rebias 15 → 127
+    else if (mant === 0) bits[i] = sign;
+    else {
+      let e = 113; // the subnormal unit 2^-24 = 2^-14 · 2^-10: shift the leading 1 up to bit 10
+      while ((mant & 0x400) === 0) {
+        mant <<= 1;
+        e--;
+      }
+      bits[i] = sign | (e << 23) | ((mant & 0x3ff) << 13);
+    }
+  }
+  return dst;
+}
+
+/** fp32 → f16, round to nearest even: |x| ≥ 65520 → ±Inf, |x| ≤ 2^-25 → ±0. NaN stays NaN. */
+export function f32ToF16(src: Float32Array, dst = new Uint16Array(src.length)): Uint16Array {
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < src.length; i++) {
+    const x = bits[i];
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    const mant = x & 0x7fffff;
+    const e = exp - 112; // f16 biased exponent
+    if (exp === 0xff) dst[i] = sign | 0x7c00 | (mant === 0 ? 0 : mant >>> 13 || 0x200);
+    else if (e >= 0x1f) dst[i] = sign | 0x7c00;
+    else if (e > 0) {
+      const rest = mant & 0x1fff; // the 13 dropped bits; a carry may reach the exponent, up to Inf, as it should
+      const h = (e << 10) | (mant >>> 13);
+      dst[i] = sign | (h + (rest > 0x1000 || (rest === 0x1000 && (h & 1)) ? 1 : 0));
+    } else if (e < -10) dst[i] = sign;
+    else {
+      // Subnormal result in units of 2^-24: the 24-bit significand shifted right by 14 − e ∈ [14, 24].
+      const m = mant | 0x800000;
+      const shift = 14 - e;
+      const q = m >>> shift;
+      const rest = m - q * 2 ** shift;
+      const half = 2 ** (shift - 1);
+      dst[i] = sign | (q + (rest > half || (rest === half && (q & 1)) ? 1 : 0));
+    }
+  }
+  return dst;
 }

@@ -2,7 +2,8 @@
 // exact fp32 weights the graph computes with (so the reference can be run on "what ONNX sees").
 import { CheckpointError } from './errors';
 import { dequantize4, quantize4, QUANT_BLOCK, type PackedNBits } from './quantize';
-import { f16BitsToF32, f32ToF16Bits } from './float16';
+import { expectedTensors } from './checkpoint';
+import { f16ToF32, f32ToF16, numElements } from './safetensors';
 import type { SdarConfig, Tensor, WeightSource } from './types';
 
 /** Weight format of a converted model: fp32 (CPU, exact), int4 MatMulNBits (CPU, real sizes), fp16 (WebGPU). */
@@ -26,22 +27,17 @@ export function storageOf(name: string, format: WeightFormat): Storage {
 }
 
 /** Rounds to fp16 and back, refusing values that would overflow (bf16 checkpoints can exceed fp16's range). */
-export function roundToF16(name: string, t: Tensor): Float32Array {
-  const out = new Float32Array(t.data.length);
-  for (let i = 0; i < out.length; i++) {
+export function toF16Bits(name: string, t: Tensor): Uint16Array {
+  for (let i = 0; i < t.data.length; i++) {
     if (!(Math.abs(t.data[i]) <= FP16_MAX)) {
       throw new CheckpointError(name, 'bad-model', `value ${t.data[i]} at index ${i} does not fit fp16; convert with --weights fp32 or int4`);
     }
-    out[i] = f16BitsToF32(f32ToF16Bits(t.data[i]));
   }
-  return out;
+  return f32ToF16(t.data);
 }
 
-export function toF16Bits(name: string, t: Tensor): Uint16Array {
-  roundToF16(name, t); // validates the range
-  const out = new Uint16Array(t.data.length);
-  for (let i = 0; i < out.length; i++) out[i] = f32ToF16Bits(t.data[i]);
-  return out;
+export function roundToF16(name: string, t: Tensor): Float32Array {
+  return f16ToF32(toF16Bits(name, t));
 }
 
 export function quantizeLinear(t: Tensor): PackedNBits {
@@ -67,9 +63,5 @@ export function effectiveWeights(source: WeightSource, format: WeightFormat): We
 
 /** Total parameter count implied by the config (untied lm_head). */
 export function parameterCount(c: SdarConfig): number {
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  const perLayer = 2 * c.hiddenSize + 2 * c.headDim + c.hiddenSize * (q + 2 * kv) + q * c.hiddenSize
-    + 3 * c.hiddenSize * c.intermediateSize;
-  return 2 * c.vocabSize * c.hiddenSize + c.hiddenSize + c.numLayers * perLayer;
+  return expectedTensors(c).reduce((sum, t) => sum + numElements(t.shape), 0);
 }
