@@ -29,4 +29,6 @@ if (process.argv.includes('--tests')) {
   rmSync('out/test', { recursive: true, force: true });
   const entries = walk('test').filter((f) => f.endsWith('.test.ts') && !f.startsWith(join('test', 'e2e')));
   await build({ ...common, entryPoints: entries, outdir: 'out/test', outbase: 'test' });
+  const tools = walk(join('test', 'tools')).filter((f) => f.endsWith('.ts'));
+  await build({ ...common, entryPoints: tools, outdir: 'out/tools', outbase: join('test', 'tools') });
 }

@@ -1,0 +1,87 @@
+// `simsd inspect`, `simsd convert`, `simsd profile`: the model layer from the command line.
+import { performance } from 'node:perf_hooks';
+import { describeCheckpoint } from '../model/checkpoint';
+import { convertCheckpoint } from '../model/convert';
+import { KvCache } from '../model/kv';
+import { ModelSession } from '../model/session';
+import type { ForwardInput } from '../model/types';
+import { WEIGHT_FORMATS } from '../model/weights';
+import { choiceFlag, numberFlag, stringFlag, UsageError, type ParsedArgs } from './args';
+
+export type Print = (line: string) => void;
+
+export async function inspectCommand(args: ParsedArgs, print: Print): Promise<object> {
+  const dir = requiredPositional(args, 'DIR');
+  const s = describeCheckpoint(dir);
+  print(`${s.architecture} in ${s.dir}`);
+  print(`  params ${s.params.toLocaleString('en-US')}  (${formatBytes(s.weightBytes)} in ${s.shards.length} file(s): ${JSON.stringify(s.dtypes)})`);
+  print(`  hidden ${s.hiddenSize}, layers ${s.numLayers}, heads ${s.numHeads}/${s.numKvHeads} (q/kv), head dim ${s.headDim}, FFN ${s.intermediateSize}, vocab ${s.vocabSize}`);
+  print(`  block length ${s.blockLength}, mask id ${s.maskTokenId}, stop ids ${s.stopIds.join(', ')}, FIM ${s.tokenizer.fim ? 'yes' : 'no'}`);
+  return s;
+}
+
+export async function convertCommand(args: ParsedArgs, print: Print): Promise<object> {
+  const dir = requiredPositional(args, 'DIR');
+  const out = stringFlag(args, 'out');
+  if (!out) throw new UsageError('convert needs --out OUT');
+  const weights = choiceFlag(args, 'weights', WEIGHT_FORMATS, 'int4');
+  const accuracyLevel = numberFlag(args, 'accuracy-level', 4);
+  const started = performance.now();
+  const manifest = await convertCheckpoint(dir, out, { weights, accuracyLevel });
+  const seconds = (performance.now() - started) / 1000;
+  print(`converted ${dir} → ${out} (${weights}, ${formatBytes(manifest.dataBytes)} of weights) in ${seconds.toFixed(1)} s`);
+  return { out, weights, accuracyLevel, dataBytes: manifest.dataBytes, seconds, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+}
+
+/** Times one forward of L rows over a cache of C committed tokens: the cost unit of every strategy. */
+export async function profileCommand(args: ParsedArgs, print: Print): Promise<object> {
+  const dir = requiredPositional(args, 'DIR');
+  const cacheLength = numberFlag(args, 'cache', 512);
+  const rows = (stringFlag(args, 'rows') ?? '4,16').split(',').map(Number);
+  const repeats = numberFlag(args, 'repeats', 5);
+  const threads = stringFlag(args, 'threads');
+  const loadStart = performance.now();
+  const session = await ModelSession.open(dir, { threads: threads ? Number(threads) : undefined });
+  const loadMs = performance.now() - loadStart;
+  const cfg = session.config;
+  const cache = KvCache.forConfig(cfg, cacheLength);
+  // Fill the cache with finite values as a prefill would; the cost depends on capacity, not on the values.
+  for (const l of cache.layers) { l.key.fill(0.01); l.value.fill(0.01); }
+  cache.length = cacheLength;
+  const results: Record<string, { medianMs: number; minMs: number }> = {};
+  for (const L of rows) {
+    const input: ForwardInput = {
+      ids: Int32Array.from({ length: L }, (_, i) => (i * 31 + 3) % cfg.vocabSize),
+      positions: Int32Array.from({ length: L }, (_, i) => cacheLength + i),
+      windowMask: new Uint8Array(L * L).fill(1),
+      selectRows: Int32Array.from({ length: Math.min(L, cfg.blockLength) }, (_, i) => i),
+    };
+    await session.forward(input, cache); // warm-up: first run at a new shape prepares kernels
+    const times: number[] = [];
+    for (let i = 0; i < repeats; i++) {
+      const t0 = performance.now();
+      await session.forward(input, cache);
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    results[`L${L}`] = { medianMs: round(times[Math.floor(times.length / 2)]), minMs: round(times[0]) };
+    print(`  L=${L} over cache ${cacheLength} (capacity ${cache.capacity}): median ${results[`L${L}`].medianMs} ms, min ${results[`L${L}`].minMs} ms`);
+  }
+  await session.close();
+  return { dir, weights: session.manifest.weights, accuracyLevel: session.manifest.accuracyLevel, layers: cfg.numLayers,
+    cacheLength, loadMs: round(loadMs), forward: results, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+}
+
+export function requiredPositional(args: ParsedArgs, name: string): string {
+  const v = args.positionals[0];
+  if (!v) throw new UsageError(`${args.command} needs ${name}`);
+  return v;
+}
+
+export function formatBytes(n: number): string {
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
+}
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
