@@ -1,0 +1,158 @@
+// Document → the windows a completion request sees: prefix lines above the cursor line, the cursor line split at
+// the cursor, and suffix lines below it. Plain records in and out; the extension copies the editor state into a
+// DocumentSnapshot, so nothing here knows about vscode.
+//
+// Why lines and not characters: every cut (window, token budget, cache key) is made at line boundaries, so typing on
+// the cursor line never moves a cut and the prompt head stays byte-identical (completion.md §2).
+
+export interface DocumentSnapshot {
+  readonly text: string;
+  readonly languageId: string;
+  readonly uri: string;
+}
+
+/** 0-based line and UTF-16 character offset, as VS Code's Position. */
+export interface CursorPosition {
+  readonly line: number;
+  readonly character: number;
+}
+
+export interface WindowLimits {
+  readonly prefixLines: number;
+  readonly suffixLines: number;
+}
+
+/** Settings `completion.prefixLines` / `suffixLines` (completion.md §10). */
+export const DEFAULT_WINDOW_LIMITS: WindowLimits = { prefixLines: 128, suffixLines: 16 };
+
+export interface ContextWindows {
+  readonly uri: string;
+  readonly languageId: string;
+  /** Lines above the cursor line, top first; at most `limits.prefixLines`. */
+  readonly prefixLines: readonly string[];
+  /** Cursor line left of the cursor. */
+  readonly linePrefix: string;
+  /** Cursor line right of the cursor. */
+  readonly lineSuffix: string;
+  /** Lines below the cursor line, top first; at most `limits.suffixLines`. */
+  readonly suffixLines: readonly string[];
+  readonly cursor: CursorPosition;
+  /** Document line of prefixLines[0] (= cursor.line when prefixLines is empty). */
+  readonly firstLine: number;
+  /** True when suffixLines reaches the last line of the document. */
+  readonly reachesDocumentEnd: boolean;
+  readonly limits: WindowLimits;
+}
+
+/**
+ * Cuts the windows around the cursor. The cursor is clamped into the document (VS Code positions are always valid,
+ * but a stale snapshot may not be). Lines are found by scanning for '\n' between the first and the last needed
+ * line only, so a large file costs O(characters up to the window end), not a full split. A trailing '\r' (CRLF files)
+ * is dropped from each line, as TextLine.text does.
+ */
+export function buildWindows(
+  doc: DocumentSnapshot,
+  cursor: CursorPosition,
+  limits: WindowLimits = DEFAULT_WINDOW_LIMITS,
+): ContextWindows {
+  const wanted = readLines(doc.text, Math.max(0, cursor.line - limits.prefixLines), cursor.line + limits.suffixLines + 1);
+  const cursorIndex = Math.max(0, Math.min(cursor.line - wanted.first, wanted.lines.length - 1));
+  const cursorLine = wanted.lines[cursorIndex] ?? '';
+  const line = wanted.first + cursorIndex;
+  const character = Math.max(0, Math.min(cursor.character, cursorLine.length));
+  const suffixLines = wanted.lines.slice(cursorIndex + 1);
+  return {
+    uri: doc.uri,
+    languageId: doc.languageId,
+    prefixLines: wanted.lines.slice(0, cursorIndex),
+    linePrefix: cursorLine.slice(0, character),
+    lineSuffix: cursorLine.slice(character),
+    suffixLines,
+    cursor: { line, character },
+    firstLine: wanted.first,
+    reachesDocumentEnd: wanted.reachedEnd,
+    limits,
+  };
+}
+
+/**
+ * The windows after `text` is typed at the cursor (or a suggestion is inserted there), computed without the document: lines that end
+ * inside `text` join the prefix, which is capped from the top exactly as buildWindows would cap it. Suffix lines do
+ * not change, because nothing below the cursor moves relative to the cursor line. Used for forwarding entries and
+ * the prefetch key (completion.md §4); a test holds it equal to buildWindows on the edited document.
+ */
+export function insertAtCursor(windows: ContextWindows, text: string): ContextWindows {
+  const parts = text.split('\n');
+  if (parts.length === 1) {
+    return {
+      ...windows,
+      linePrefix: windows.linePrefix + text,
+      cursor: { line: windows.cursor.line, character: windows.cursor.character + text.length },
+    };
+  }
+  const completed = [windows.linePrefix + parts[0], ...parts.slice(1, -1)];
+  const grown = [...windows.prefixLines, ...completed];
+  const drop = Math.max(0, grown.length - windows.limits.prefixLines);
+  const linePrefix = parts[parts.length - 1] ?? '';
+  const line = windows.cursor.line + parts.length - 1;
+  return {
+    ...windows,
+    prefixLines: grown.slice(drop),
+    linePrefix,
+    cursor: { line, character: linePrefix.length },
+    firstLine: windows.firstLine + drop,
+  };
+}
+
+/** Prefix lines and the cursor line left of the cursor, joined as in the document. */
+export function textBeforeCursor(windows: ContextWindows): string {
+  return windows.prefixLines.length === 0
+    ? windows.linePrefix
+    : `${windows.prefixLines.join('\n')}\n${windows.linePrefix}`;
+}
+
+/** The cursor line right of the cursor and the suffix lines, joined as in the document. */
+export function textAfterCursor(windows: ContextWindows): string {
+  return windows.suffixLines.length === 0
+    ? windows.lineSuffix
+    : `${windows.lineSuffix}\n${windows.suffixLines.join('\n')}`;
+}
+
+interface LineRange {
+  readonly lines: readonly string[];
+  /** Document line of lines[0]. */
+  readonly first: number;
+  readonly reachedEnd: boolean;
+}
+
+/** Lines [from, to) of `text`; fewer when the document is shorter. Always at least one line (maybe ''). */
+function readLines(text: string, from: number, to: number): LineRange {
+  let start = 0;
+  let line = 0;
+  while (line < from) {
+    const next = text.indexOf('\n', start);
+    if (next < 0) break;
+    start = next + 1;
+    line++;
+  }
+  if (line < from) {
+    // The cursor is past the last line: keep the last line only.
+    return { lines: [stripCr(text.slice(start))], first: line, reachedEnd: true };
+  }
+  const lines: string[] = [];
+  while (line < to) {
+    const next = text.indexOf('\n', start);
+    if (next < 0) {
+      lines.push(stripCr(text.slice(start)));
+      return { lines, first: from, reachedEnd: true };
+    }
+    lines.push(stripCr(text.slice(start, next)));
+    start = next + 1;
+    line++;
+  }
+  return { lines, first: from, reachedEnd: false };
+}
+
+function stripCr(line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
+}
