@@ -6,6 +6,7 @@ import type { FinishReason } from '../decode/types';
 import type { ContextWindows } from '../completion/context';
 import type { PromptOptions } from '../completion/prompt';
 import type { RingChunk } from '../completion/ring-chunks';
+import type { ProviderChoice } from '../model/provider';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -44,7 +45,7 @@ export interface GenerateMessage {
 }
 
 export type HostMessage =
-  | { readonly type: 'init'; readonly v: number; readonly config: EngineConfig }
+  | { readonly type: 'init'; readonly v: number; readonly config: EngineConfig; readonly provider: ProviderChoice }
   | GenerateMessage
   | { readonly type: 'cancel'; readonly id: number }
   | { readonly type: 'closeFile'; readonly fileKey: string }
@@ -83,6 +84,7 @@ export type EngineMessage =
   | { readonly type: 'ready'; readonly v: number; readonly ready: EngineReady }
   | { readonly type: 'progress'; readonly id: number; readonly text: string }
   | { readonly type: 'done'; readonly result: GenerationResult }
+  | { readonly type: 'cancelled'; readonly id: number }
   | { readonly type: 'error'; readonly id: number | null; readonly message: string; readonly fatal: boolean }
   | { readonly type: 'log'; readonly line: string }
   | { readonly type: 'memory'; readonly cacheBytes: number; readonly files: number };

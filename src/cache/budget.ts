@@ -1,0 +1,43 @@
+// The prefix caches of all open files under one memory budget (`simsd.cache.maxMemoryMB`): an LRU by bytes.
+// Sizes change as caches grow, so the owner calls touch() after each request to re-weigh and evict.
+import { LRUCache } from 'lru-cache';
+import type { FilePrefixCache } from './prefix-cache';
+
+export class PrefixCacheBudget {
+  private readonly lru: LRUCache<string, FilePrefixCache>;
+  evictions = 0;
+
+  constructor(readonly budgetBytes: number) {
+    this.lru = new LRUCache<string, FilePrefixCache>({
+      maxSize: Math.max(1, budgetBytes),
+      sizeCalculation: (cache) => Math.max(1, cache.bytes),
+      dispose: (_cache, _key, reason) => { if (reason === 'evict') this.evictions++; },
+    });
+  }
+
+  get(fileKey: string): FilePrefixCache | undefined {
+    return this.lru.get(fileKey);
+  }
+
+  /** Stores or re-weighs `cache`; a cache larger than the whole budget is not kept. */
+  touch(fileKey: string, cache: FilePrefixCache): boolean {
+    this.lru.set(fileKey, cache);
+    return this.lru.has(fileKey);
+  }
+
+  delete(fileKey: string): void {
+    this.lru.delete(fileKey);
+  }
+
+  clear(): void {
+    this.lru.clear();
+  }
+
+  get files(): number {
+    return this.lru.size;
+  }
+
+  get bytes(): number {
+    return this.lru.calculatedSize;
+  }
+}

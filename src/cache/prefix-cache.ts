@@ -1,0 +1,56 @@
+// FilePrefixCache: per open file, the committed token ids and one KvCache per model (completion.md §2).
+// A new prompt keeps the longest block-aligned common prefix, exact for SDAR because attention is causal
+// across blocks; only the rest is prefilled. The draft's cache may lag the target's (vanilla strategies do
+// not run the draft) but never leads it once a request ends.
+import { KvCache } from '../model/kv';
+import type { SdarConfig } from '../model/types';
+
+export class FilePrefixCache {
+  /** Token ids of the committed positions: ids.length ≥ every cache's length. */
+  private ids: number[] = [];
+  readonly target: KvCache;
+  readonly draft: KvCache | null;
+
+  constructor(private readonly blockLength: number, target: SdarConfig, draft: SdarConfig | null) {
+    this.target = KvCache.forConfig(target);
+    this.draft = draft ? KvCache.forConfig(draft) : null;
+  }
+
+  get committedIds(): readonly number[] {
+    return this.ids;
+  }
+
+  get bytes(): number {
+    return this.target.bytes + (this.draft?.bytes ?? 0);
+  }
+
+  /**
+   * Truncates every cache to the longest block-aligned prefix shared with `promptIds` and returns that
+   * length: the number of prompt tokens that need no prefill.
+   */
+  keepLength(promptIds: readonly number[]): number {
+    const n = Math.min(this.ids.length, promptIds.length);
+    let p = 0;
+    while (p < n && this.ids[p] === promptIds[p]) p++;
+    const keep = Math.floor(p / this.blockLength) * this.blockLength;
+    this.ids.length = keep;
+    for (const cache of this.caches()) cache.truncate(Math.min(cache.length, keep));
+    return keep;
+  }
+
+  /**
+   * Records what the caches now hold after a prefill or a generation: `sequence` is the prompt followed by
+   * the generated tokens, and the target's committed length says how much of it is cached. A draft that ran
+   * ahead (optimistic K > 1 blocks) is rolled back to the target.
+   */
+  record(sequence: readonly number[]): void {
+    const length = this.target.length;
+    if (sequence.length < length) throw new Error(`internal: ${length} committed positions but only ${sequence.length} known ids`);
+    this.ids = sequence.slice(0, length);
+    if (this.draft && this.draft.length > length) this.draft.truncate(length);
+  }
+
+  private caches(): KvCache[] {
+    return this.draft ? [this.target, this.draft] : [this.target];
+  }
+}

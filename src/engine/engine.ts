@@ -1,0 +1,144 @@
+// The engine core, independent of how messages arrive: loads the pair, keeps a prefix cache per file, turns
+// prompts into ids, runs the decode driver and reports text and stats. One request at a time (the host's
+// scheduler guarantees it); cancellation is checked before every forward.
+import { performance } from 'node:perf_hooks';
+import { buildPrompt, type PromptTokenizer } from '../completion/prompt';
+import { memoizeTokenizer } from '../completion/tokenizer-memo';
+import { PrefixCacheBudget } from '../cache/budget';
+import { FilePrefixCache } from '../cache/prefix-cache';
+import { updateEstimates, type AutoEstimates } from '../decode/auto';
+import { calibrate } from '../decode/calibrate';
+import { generate, strategyFor, type ModelPair } from '../decode/generate';
+import type { ProviderChoice } from '../model/provider';
+import { ModelSession } from '../model/session';
+import { loadTokenizer, type SdarTokenizer } from '../model/tokenizer';
+import type { CancelFlag, ForwardInput, ForwardModel, ForwardOptions, KvCacheView } from '../model/types';
+import { resolveModel } from './models';
+import type { EngineConfig, EngineReady, GenerateMessage, GenerationResult, PromptSpec } from './protocol';
+
+export interface EngineHooks {
+  log(line: string): void;
+  progress(id: number, text: string): void;
+}
+
+export class Engine {
+  private estimates: AutoEstimates = {};
+  private readonly budget: PrefixCacheBudget;
+  private readonly promptTokenizer: PromptTokenizer;
+
+  private constructor(
+    private readonly models: ModelPair,
+    private readonly tokenizer: SdarTokenizer,
+    private readyInfo: EngineReady,
+    config: EngineConfig,
+    private readonly hooks: EngineHooks,
+  ) {
+    this.budget = new PrefixCacheBudget(config.cacheBudgetBytes);
+    this.promptTokenizer = memoizeTokenizer({ encode: (t) => tokenizer.encode(t), fim: readyInfo.fim ? tokenizer.fim : null });
+  }
+
+  static async load(config: EngineConfig, provider: ProviderChoice, hooks: EngineHooks): Promise<Engine> {
+    const started = performance.now();
+    const target = await resolveModel(config.target.dir, config.convertedRoot, hooks.log);
+    const draft = config.draft ? await resolveModel(config.draft.dir, config.convertedRoot, hooks.log) : null;
+    const open = (dir: string) => ModelSession.open(dir, { executionProvider: provider.executionProvider, threads: config.threads ?? undefined, log: hooks.log });
+    const targetSession = await open(target.convertedDir);
+    const draftSession = draft ? await open(draft.convertedDir) : undefined;
+    const tokenizer = loadTokenizer(target.convertedDir);
+    const models: ModelPair = { target: yielding(targetSession), draft: draftSession ? yielding(draftSession) : undefined };
+    const ready: EngineReady = {
+      executionProvider: provider.executionProvider, providerReason: provider.reason,
+      target: config.target.label, draft: config.draft?.label ?? null, strategy: 'vanilla-static',
+      loadMs: 0, fim: target.fim && tokenizer.fim !== null,
+    };
+    const engine = new Engine(models, tokenizer, ready, config, hooks);
+    const strategy = await engine.calibrate();
+    engine.readyInfo = { ...ready, strategy, loadMs: performance.now() - started };
+    return engine;
+  }
+
+  get ready(): EngineReady {
+    return this.readyInfo;
+  }
+
+  /** A short measured run of each lossless candidate, so `auto` starts from this device's numbers. */
+  private async calibrate(): Promise<string> {
+    const ids = this.tokenizer.encode('def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n');
+    this.estimates = await calibrate(this.models, ids, {}, this.models.draft ? ['vanilla-static', 'simsd-exact'] : ['vanilla-static'], undefined, { maxTokens: 16, runs: 1 });
+    const choice = strategyFor({ strategy: 'auto', maxTokens: 1, autoEstimates: this.estimates }, this.models.draft !== undefined);
+    this.hooks.log(`auto strategy: ${choice} (${Object.entries(this.estimates).map(([k, e]) => `${k} ${e ? ((1000 * e.tokens) / e.ms).toFixed(1) : '?'} tok/s`).join(', ')})`);
+    return choice;
+  }
+
+  async run(message: GenerateMessage, signal: CancelFlag): Promise<GenerationResult> {
+    const received = performance.now();
+    const promptIds = this.promptIds(message.prompt);
+    const cache = this.cacheFor(message.fileKey);
+    const reusedTokens = cache.keepLength(promptIds);
+    let stoppedAtNewline = false;
+    const flag: CancelFlag = { get cancelled() { return signal.cancelled || stoppedAtNewline; } };
+    let text = '';
+    const tokens: number[] = [];
+    const generation = await generate(
+      this.models, { target: cache.target, draft: cache.draft ?? undefined }, promptIds,
+      { ...message.params, autoEstimates: this.estimates }, flag,
+      (p) => {
+        tokens.push(...p.tokens);
+        text = this.tokenizer.decode(tokens, { skipSpecial: true });
+        if (message.stopAtNewline && /\S[^\n]*\n/.test(text)) stoppedAtNewline = true;
+        if (p.tokens.length > 0) this.hooks.progress(message.id, text);
+      },
+    );
+    cache.record([...promptIds, ...generation.tokenIds]);
+    if (message.fileKey !== '' && !this.budget.touch(message.fileKey, cache)) {
+      this.hooks.log(`the prefix cache of ${message.fileKey} (${cache.bytes} bytes) exceeds simsd.cache.maxMemoryMB; not kept`);
+    }
+    if (message.params.strategy === 'auto') this.estimates = updateEstimates(this.estimates, generation.stats);
+    const finishReason = stoppedAtNewline && generation.finishReason === 'cancelled' && !signal.cancelled ? 'stop' : generation.finishReason;
+    return {
+      id: message.id, text: this.tokenizer.decode([...generation.tokenIds], { skipSpecial: true }), tokenIds: [...generation.tokenIds],
+      finishReason, stats: generation.stats, strategy: generation.stats.strategy,
+      prefix: { promptTokens: promptIds.length, reusedTokens, prefilledTokens: generation.stats.prefillTokens, prefillMs: generation.stats.prefillMs },
+      engineMs: performance.now() - received,
+    };
+  }
+
+  closeFile(fileKey: string): void {
+    this.budget.delete(fileKey);
+  }
+
+  get memory(): { cacheBytes: number; files: number } {
+    return { cacheBytes: this.budget.bytes, files: this.budget.files };
+  }
+
+  private promptIds(prompt: PromptSpec): number[] {
+    switch (prompt.kind) {
+      case 'ids': return [...prompt.ids];
+      case 'completion': return [...buildPrompt(prompt.windows, prompt.ring, this.promptTokenizer, prompt.options).ids];
+      case 'chat': {
+        const context = prompt.context.trim() === '' ? '' : `\n\nThe code around the cursor (${prompt.languageId}):\n\`\`\`\n${prompt.context}\n\`\`\``;
+        return this.tokenizer.encodeChat([{ role: 'user', content: `${prompt.instruction}${context}\nReply with code only.` }]);
+      }
+    }
+  }
+
+  private cacheFor(fileKey: string): FilePrefixCache {
+    const existing = fileKey === '' ? undefined : this.budget.get(fileKey);
+    return existing ?? new FilePrefixCache(this.models.target.config.blockLength, this.models.target.config, this.models.draft?.config ?? null);
+  }
+}
+
+/**
+ * Gives the event loop a turn before every forward, so that a cancel message posted while the previous
+ * forward ran is seen before the next one starts (onnxruntime's run blocks the thread it runs on).
+ */
+function yielding(model: ForwardModel): ForwardModel {
+  return {
+    config: model.config,
+    variant: model.variant,
+    async forward(input: ForwardInput, cache: KvCacheView, options?: ForwardOptions) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return model.forward(input, cache, options);
+    },
+  };
+}

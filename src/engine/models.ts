@@ -1,0 +1,61 @@
+// Locating a model for the engine: a converted folder is used as is; a checkpoint folder (safetensors) is
+// converted once into `convertedRoot/<key>` (key: path, file sizes and times, format, converter version) and
+// reused afterwards. Conversion runs in the engine, never on the extension host's thread.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { convertCheckpoint, MANIFEST } from '../model/convert';
+import { CheckpointError } from '../model/errors';
+import { parameterCount } from '../model/weights';
+import { readConfig } from '../model/config';
+import type { WeightFormat } from '../model/weights';
+
+const CONVERTER_VERSION = 1;
+/** Below this many parameters a model is converted to fp32 (exact, and still fast); above, to int4. */
+const FP32_MAX_PARAMS = 50_000_000;
+
+export interface ResolvedModel {
+  readonly convertedDir: string;
+  readonly checkpointDir: string;
+  readonly converted: boolean;       // converted by this call (first run)
+  readonly fim: boolean;             // the checkpoint's manifest.json says FIM prompts work
+}
+
+export async function resolveModel(dir: string, convertedRoot: string, log: (line: string) => void): Promise<ResolvedModel> {
+  const abs = path.resolve(dir);
+  if (!fs.existsSync(abs)) throw new CheckpointError(abs, 'missing-file', 'model folder not found');
+  const fim = readFimVerdict(abs);
+  if (fs.existsSync(path.join(abs, MANIFEST))) return { convertedDir: abs, checkpointDir: abs, converted: false, fim };
+  const config = readConfig(abs);
+  const weights: WeightFormat = parameterCount(config) <= FP32_MAX_PARAMS ? 'fp32' : 'int4';
+  const out = path.join(convertedRoot, `${path.basename(abs)}-${weights}-${checkpointKey(abs, weights)}`);
+  if (fs.existsSync(path.join(out, MANIFEST))) return { convertedDir: out, checkpointDir: abs, converted: false, fim };
+  log(`converting ${abs} to ${weights} ONNX in ${out}`);
+  const started = Date.now();
+  await convertCheckpoint(abs, out, { weights, accuracyLevel: 4 });
+  log(`converted ${path.basename(abs)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return { convertedDir: out, checkpointDir: abs, converted: true, fim };
+}
+
+function checkpointKey(dir: string, weights: WeightFormat): string {
+  const hash = createHash('sha1').update(`${CONVERTER_VERSION}|${weights}|${dir}`);
+  for (const name of fs.readdirSync(dir).sort()) {
+    if (!/\.(json|safetensors|jinja)$/.test(name)) continue;
+    const st = fs.statSync(path.join(dir, name));
+    hash.update(`|${name}:${st.size}:${st.mtimeMs}`);
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+/** `manifest.json` beside the checkpoint (our embedded pair writes one): `{ "fim": true|false, … }`. */
+function readFimVerdict(dir: string): boolean {
+  for (const file of [path.join(dir, 'manifest.json'), path.join(dir, '..', 'manifest.json')]) {
+    if (!fs.existsSync(file)) continue;
+    const json: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+    if (typeof json === 'object' && json !== null && 'fim' in json) {
+      const fim = (json as { fim: unknown }).fim;
+      return fim === true || (typeof fim === 'object' && fim !== null && (fim as { usable?: unknown }).usable === true);
+    }
+  }
+  return false;
+}
