@@ -1,0 +1,168 @@
+// Wiring: settings → engine host (worker thread, or child process for WebGPU) → completion service → inline
+// provider, commands and status bar. Returns a small API (used by the e2e tests and other extensions).
+import { fork } from 'node:child_process';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { CompletionService, type CompletionSettings } from '../completion/service';
+import { CompletionStats } from '../completion/stats';
+import { EngineHost } from '../engine/host';
+import type { EngineReady } from '../engine/protocol';
+import { childTransport, workerTransport } from '../engine/transport';
+import type { ProviderChoice } from '../model/provider';
+import { registerCommands } from './commands';
+import { InlineProvider } from './inline-provider';
+import { engineConfig, modelPair, selectModels } from './models';
+import { readSettings, type Settings } from './settings';
+import { StatusBar, type EngineState } from './status-bar';
+
+export interface SimsdApi {
+  readonly ready: Promise<{ device: string; models: string }>;
+  lastCompletion(): { text: string } | undefined;
+  stats(): object;
+}
+
+export function activate(context: vscode.ExtensionContext): SimsdApi {
+  const log = vscode.window.createOutputChannel('SimSD');
+  const line = (s: string) => log.appendLine(`${new Date().toISOString()} ${s}`);
+  const status = new StatusBar();
+  const stats = new CompletionStats();
+  const workerScript = path.join(context.extensionPath, 'dist', 'worker.js');
+  let settings = loadSettings(line);
+  let state: EngineState = { kind: 'loading', detail: 'loading models…' };
+  let host: EngineHost | null = null;
+  let generating = false;
+  let enabled = settings.enable;
+  let resolveReady: (r: { device: string; models: string }) => void = () => undefined;
+  const ready = new Promise<{ device: string; models: string }>((r) => { resolveReady = r; });
+  const render = () => status.render(enabled ? state : { kind: 'disabled' }, stats.snapshot(), generating);
+
+  const service = new CompletionService(
+    { request: (req, cancel) => (host ? host.request(req, cancel) : Promise.resolve(null)) },
+    completionSettings(settings, null),
+    () => (host?.ready?.executionProvider === 'webgpu' ? 'gpu' : 'cpu'),
+  );
+  const provider = new InlineProvider(service, {
+    allowed: (doc, manual) => enabled && host?.ready !== null && host !== null && (manual || (settings.completion.auto && !generating)) && languageAllowed(settings, doc),
+    served: (outcome, latencyMs) => {
+      stats.record(outcome, latencyMs);
+      if (outcome.result) line(`completion: ${outcome.result.tokenIds.length} tokens, ${outcome.result.stats.tokPerS.toFixed(1)} tok/s, ${outcome.result.strategy}, reused ${outcome.result.prefix.reusedTokens}/${outcome.result.prefix.promptTokens} prompt tokens, ${Math.round(latencyMs)} ms`);
+      render();
+    },
+    failed: (err) => line(`completion failed: ${err.message}`),
+  });
+
+  async function startEngine(): Promise<void> {
+    await host?.dispose();
+    state = { kind: 'loading', detail: 'loading models…' };
+    render();
+    const pair = modelPair(context.extensionPath, settings);
+    const provider = await chooseProvider(settings, workerScript, line);
+    const config = engineConfig(pair, settings, context.globalStorageUri.fsPath);
+    host = new EngineHost(config, provider, () => (provider.executionProvider === 'webgpu' ? childTransport(workerScript) : workerTransport(workerScript)), {
+      log: line,
+      ready: (r: EngineReady) => {
+        state = { kind: 'ready', ready: r };
+        service.updateSettings(completionSettings(settings, r));
+        line(`ready: ${r.target}${r.draft ? ` + ${r.draft}` : ''} on ${r.executionProvider} (${r.providerReason}); strategy ${r.strategy}; ${Math.round(r.loadMs)} ms`);
+        resolveReady({ device: r.executionProvider === 'webgpu' ? 'WebGPU' : 'CPU', models: `${r.target}${r.draft ? ` + ${r.draft}` : ''}` });
+        render();
+      },
+      failed: (message, restarting) => {
+        line(`engine: ${message}`);
+        if (!restarting) {
+          state = { kind: 'error', message };
+          void vscode.window.showErrorMessage(`SimSD: ${message}`);
+        } else {
+          state = { kind: 'loading', detail: 'restarting…' };
+        }
+        render();
+      },
+    });
+    host.start();
+  }
+
+  context.subscriptions.push(
+    log, status,
+    vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
+    ...registerCommands({
+      host: () => host, settings: () => settings, log,
+      debugInfo: () => ({ settings, engine: host?.ready ?? null, state, stats: stats.snapshot(), suggestions: service.suggestions.stats() }),
+      setGenerating: (on) => { generating = on; render(); },
+      toggle: () => { enabled = !enabled; render(); return enabled; },
+      selectModels: async () => { if (await selectModels()) line('model selection changed'); },
+    }),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration('simsd')) return;
+      const before = settings;
+      settings = loadSettings(line);
+      enabled = settings.enable;
+      service.updateSettings(completionSettings(settings, host?.ready ?? null));
+      if (engineChanged(before, settings)) void startEngine();
+      render();
+    }),
+    vscode.workspace.onDidCloseTextDocument((doc) => host?.closeFile(doc.uri.toString())),
+    { dispose: () => void host?.dispose() },
+  );
+  void startEngine();
+  return { ready, lastCompletion: () => (provider.lastShown === undefined ? undefined : { text: provider.lastShown }), stats: () => stats.snapshot() };
+}
+
+export function deactivate(): void {
+  // Disposables registered in activate() stop the engine.
+}
+
+function loadSettings(log: (s: string) => void): Settings {
+  const config = vscode.workspace.getConfiguration('simsd');
+  const { settings, problems } = readSettings((key) => config.get(key));
+  for (const p of problems) {
+    log(p);
+    void vscode.window.showWarningMessage(`SimSD: ${p}`);
+  }
+  return settings;
+}
+
+function completionSettings(s: Settings, ready: EngineReady | null): CompletionSettings {
+  const fim = s.completion.fim === 'on' || (s.completion.fim === 'auto' && ready?.fim === true);
+  return {
+    ...s.completion, layout: fim ? 'fim' : 'prefix',
+    decode: {
+      strategy: s.decode.strategy, threshold: s.decode.threshold, temperature: s.decode.temperature, topK: s.decode.topK,
+      blocksPerVerify: s.decode.blocksPerVerify === 'auto' ? 1 : s.decode.blocksPerVerify,
+    },
+  };
+}
+
+function engineChanged(a: Settings, b: Settings): boolean {
+  return a.model.target !== b.model.target || a.model.draft !== b.model.draft || a.executionProvider !== b.executionProvider
+    || a.threads !== b.threads || a.cacheMaxMemoryMB !== b.cacheMaxMemoryMB;
+}
+
+function languageAllowed(s: Settings, doc: vscode.TextDocument): boolean {
+  if (doc.uri.scheme === 'output' || doc.uri.scheme === 'vscode-scm') return false;
+  if (!s.enabledLanguages.includes('*') && !s.enabledLanguages.includes(doc.languageId)) return false;
+  return !s.disabledGlobs.some((glob) => vscode.languages.match({ pattern: glob }, doc) > 0);
+}
+
+/** `auto`/`webgpu`: probe WebGPU in a throwaway child process (its failures can abort a process). */
+async function chooseProvider(s: Settings, workerScript: string, log: (line: string) => void): Promise<ProviderChoice> {
+  if (s.executionProvider === 'cpu') return { executionProvider: 'cpu', reason: 'simsd.executionProvider is "cpu"' };
+  const reason = await new Promise<string | null>((resolve) => {
+    const child = fork(workerScript, ['--probe-webgpu'], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    let out = '';
+    const timer = setTimeout(() => { child.kill(); resolve('the WebGPU probe timed out'); }, 60_000);
+    child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        const probe = JSON.parse(last) as { ok: boolean; reason: string | null };
+        resolve(probe.ok ? null : probe.reason ?? 'unknown');
+      } catch {
+        resolve(`the WebGPU probe exited (${signal ?? code}) without an answer`);
+      }
+    });
+  });
+  if (reason === null) return { executionProvider: 'webgpu', reason: 'WebGPU adapter found; self-test matched the CPU' };
+  log(`WebGPU not used: ${reason}`);
+  return { executionProvider: 'cpu', reason: `no WebGPU: ${reason}` };
+}

@@ -1,0 +1,84 @@
+// Commands: Generate Code (instruction → chat prompt → code at the cursor, with progress and Cancel), Trigger
+// Completion, Toggle, Select Models, Show Log, Copy Debug Info, and the status-bar menu.
+import * as vscode from 'vscode';
+import type { EngineHost } from '../engine/host';
+import type { Settings } from './settings';
+
+export interface CommandContext {
+  readonly host: () => EngineHost | null;
+  readonly settings: () => Settings;
+  readonly log: vscode.OutputChannel;
+  readonly debugInfo: () => object;
+  readonly setGenerating: (on: boolean) => void;
+  readonly toggle: () => boolean;                 // returns the new enabled state
+  readonly selectModels: () => Promise<void>;
+}
+
+export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
+  return [
+    vscode.commands.registerCommand('simsd.generateCode', () => generateCode(ctx)),
+    vscode.commands.registerCommand('simsd.triggerCompletion', () => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger')),
+    vscode.commands.registerCommand('simsd.toggle', () => {
+      const on = ctx.toggle();
+      void vscode.window.showInformationMessage(`SimSD completions ${on ? 'enabled' : 'disabled'}.`);
+    }),
+    vscode.commands.registerCommand('simsd.selectModels', () => ctx.selectModels()),
+    vscode.commands.registerCommand('simsd.showLog', () => ctx.log.show(true)),
+    vscode.commands.registerCommand('simsd.copyDebugInfo', async () => {
+      await vscode.env.clipboard.writeText(JSON.stringify(ctx.debugInfo(), null, 2));
+      void vscode.window.showInformationMessage('SimSD: debug info copied to the clipboard.');
+    }),
+    vscode.commands.registerCommand('simsd.showMenu', async () => {
+      const items = [
+        { label: '$(wand) Generate Code', command: 'simsd.generateCode' },
+        { label: '$(sparkle) Trigger Completion', command: 'simsd.triggerCompletion' },
+        { label: '$(circle-slash) Toggle Completions', command: 'simsd.toggle' },
+        { label: '$(database) Select Models', command: 'simsd.selectModels' },
+        { label: '$(output) Show Log', command: 'simsd.showLog' },
+        { label: '$(copy) Copy Debug Info', command: 'simsd.copyDebugInfo' },
+      ];
+      const pick = await vscode.window.showQuickPick(items, { title: 'SimSD' });
+      if (pick) await vscode.commands.executeCommand(pick.command);
+    }),
+  ];
+}
+
+async function generateCode(ctx: CommandContext): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  const host = ctx.host();
+  if (!editor) return void vscode.window.showWarningMessage('SimSD: open a file to generate code into.');
+  if (!host?.ready) return void vscode.window.showWarningMessage('SimSD: the models are still loading; try again in a moment.');
+  const instruction = await vscode.window.showInputBox({ title: 'SimSD: Generate Code', prompt: 'What should the code do?', placeHolder: 'e.g. a function that parses ISO dates' });
+  if (!instruction) return;
+  const document = editor.document;
+  const selection = editor.selection;
+  const around = new vscode.Range(Math.max(0, selection.start.line - 40), 0, selection.start.line, selection.start.character);
+  const context = selection.isEmpty ? document.getText(around) : document.getText(selection);
+  const settings = ctx.settings();
+  ctx.setGenerating(true);
+  try {
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'SimSD: generating…', cancellable: true },
+      (progress, token) => host.request({
+        kind: 'generate', fileKey: '', prompt: { kind: 'chat', instruction, context, languageId: document.languageId },
+        params: { strategy: settings.decode.strategy, maxTokens: settings.generate.maxTokens, threshold: settings.decode.threshold },
+        onProgress: (text) => progress.report({ message: `${text.length} characters` }),
+      }, token),
+    );
+    if (result === null) return;
+    const code = extractCode(result.text);
+    if (code.trim() === '') return void vscode.window.showWarningMessage('SimSD: the model produced no code.');
+    await editor.edit((edit) => (selection.isEmpty ? edit.insert(selection.active, code) : edit.replace(selection, code)));
+    ctx.log.appendLine(`generate: ${result.tokenIds.length} tokens, ${result.stats.tokPerS.toFixed(1)} tok/s, ${result.strategy}`);
+  } catch (err) {
+    void vscode.window.showErrorMessage(`SimSD: generation failed: ${(err as Error).message}`);
+  } finally {
+    ctx.setGenerating(false);
+  }
+}
+
+/** The code of a chat answer: the first fenced block if there is one, else the whole text. */
+export function extractCode(text: string): string {
+  const fenced = /```[\w+-]*\n([\s\S]*?)(```|$)/.exec(text);
+  return (fenced ? fenced[1] : text).replace(/\s+$/, '') + '\n';
+}

@@ -1,0 +1,60 @@
+// Which model pair the engine loads: the embedded pair in the extension's `models/` folder unless the settings
+// name folders (an SDAR checkpoint in the Hugging Face layout, or a converted folder). Converted models are
+// cached in the extension's global storage. Select Models writes the settings.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { EngineConfig, ModelLocation } from '../engine/protocol';
+import type { Settings } from './settings';
+
+export interface PairChoice {
+  readonly target: ModelLocation;
+  readonly draft: ModelLocation | null;
+}
+
+export function modelPair(extensionPath: string, settings: Settings): PairChoice {
+  const embedded = (role: 'target' | 'draft'): ModelLocation => ({ dir: path.join(extensionPath, 'models', role), label: `embedded ${role}` });
+  const custom = (dir: string, role: string): ModelLocation => ({ dir, label: `${path.basename(dir)} (${role})` });
+  if (settings.model.target === '') {
+    return { target: embedded('target'), draft: settings.model.draft === '' ? embedded('draft') : custom(settings.model.draft, 'draft') };
+  }
+  return { target: custom(settings.model.target, 'target'), draft: settings.model.draft === '' ? null : custom(settings.model.draft, 'draft') };
+}
+
+export function engineConfig(pair: PairChoice, settings: Settings, storage: string): EngineConfig {
+  return {
+    target: pair.target, draft: pair.draft, executionProvider: settings.executionProvider, threads: settings.threads,
+    cacheBudgetBytes: settings.cacheMaxMemoryMB * 2 ** 20, convertedRoot: path.join(storage, 'converted'),
+  };
+}
+
+/** Quick pick: the embedded pair, or local folders. Returns true when the settings changed. */
+export async function selectModels(): Promise<boolean> {
+  const pick = await vscode.window.showQuickPick([
+    { label: 'Embedded pair', description: 'the tiny draft + target shipped with the extension (works offline)', value: 'embedded' },
+    { label: 'Local SDAR folders…', description: 'a target (and optionally a draft) checkpoint or converted folder', value: 'local' },
+  ], { title: 'SimSD: Select Models' });
+  if (!pick) return false;
+  const config = vscode.workspace.getConfiguration('simsd');
+  if (pick.value === 'embedded') {
+    await config.update('model.target', '', vscode.ConfigurationTarget.Global);
+    await config.update('model.draft', '', vscode.ConfigurationTarget.Global);
+    return true;
+  }
+  const target = await pickFolder('Target model folder (config.json + safetensors, or a converted folder)');
+  if (!target) return false;
+  const draft = await pickFolder('Draft model folder (Cancel for none: target-only decoding)');
+  await config.update('model.target', target, vscode.ConfigurationTarget.Global);
+  await config.update('model.draft', draft ?? '', vscode.ConfigurationTarget.Global);
+  return true;
+}
+
+async function pickFolder(title: string): Promise<string | undefined> {
+  const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, title, openLabel: 'Use this folder' });
+  const dir = picked?.[0]?.fsPath;
+  if (dir && !fs.existsSync(path.join(dir, 'config.json'))) {
+    void vscode.window.showErrorMessage(`SimSD: ${dir} has no config.json; pick an SDAR checkpoint or a converted folder.`);
+    return undefined;
+  }
+  return dir;
+}

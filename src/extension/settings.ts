@@ -1,0 +1,122 @@
+// Typed reads of `simsd.*` (completion.md §10), validated: a bad value is reported with what to change and the
+// default is used instead, never a crash. Pure over a `get(key)` function so tests need no VS Code.
+import { isStrategyName } from '../decode/strategies';
+import type { StrategyName } from '../decode/types';
+import type { MultilineSetting } from '../completion/trigger';
+
+export type Strategy = StrategyName | 'auto';
+export type ProviderSetting = 'auto' | 'cpu' | 'webgpu';
+
+export interface Settings {
+  readonly enable: boolean;
+  readonly enabledLanguages: readonly string[];   // ['*'] = all
+  readonly disabledGlobs: readonly string[];
+  readonly completion: {
+    readonly auto: boolean;
+    readonly debounceMs: number | 'auto';
+    readonly prefixLines: number;
+    readonly suffixLines: number;
+    readonly maxPromptTokens: number;
+    readonly maxTokens: number;
+    readonly multiline: MultilineSetting;
+    readonly maxLines: number;
+    readonly maxLineSuffix: number;
+    readonly fim: 'auto' | 'on' | 'off';
+  };
+  readonly decode: {
+    readonly strategy: Strategy;
+    readonly threshold: number;
+    readonly temperature: number;
+    readonly topK: number;
+    readonly blocksPerVerify: number | 'auto';
+  };
+  readonly model: { readonly draft: string; readonly target: string };   // '' = the embedded pair
+  readonly executionProvider: ProviderSetting;
+  readonly threads: number | null;                 // null = cores − 1
+  readonly cacheMaxMemoryMB: number;
+  readonly generate: { readonly maxTokens: number };
+}
+
+export interface SettingsRead {
+  readonly settings: Settings;
+  readonly problems: readonly string[];            // one line per rejected value
+}
+
+type Get = (key: string) => unknown;
+
+export function readSettings(get: Get): SettingsRead {
+  const problems: string[] = [];
+  const bad = (key: string, value: unknown, want: string) => problems.push(`simsd.${key}: ${JSON.stringify(value)} is not ${want}; using the default`);
+  const bool = (key: string, d: boolean) => { const v = get(key); if (v === undefined) return d; if (typeof v === 'boolean') return v; bad(key, v, 'true or false'); return d; };
+  const int = (key: string, d: number, min: number, max: number) => {
+    const v = get(key);
+    if (v === undefined || v === null) return d;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
+    bad(key, v, `an integer in [${min}, ${max}]`);
+    return d;
+  };
+  const num = (key: string, d: number, min: number, max: number) => {
+    const v = get(key);
+    if (v === undefined) return d;
+    if (typeof v === 'number' && v >= min && v <= max) return v;
+    bad(key, v, `a number in [${min}, ${max}]`);
+    return d;
+  };
+  const choice = <T extends string>(key: string, d: T, choices: readonly T[]): T => {
+    const v = get(key);
+    if (v === undefined) return d;
+    if (typeof v === 'string' && (choices as readonly string[]).includes(v)) return v as T;
+    bad(key, v, `one of ${choices.join(', ')}`);
+    return d;
+  };
+  const strings = (key: string, d: readonly string[]) => {
+    const v = get(key);
+    if (v === undefined) return d;
+    if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v as string[];
+    bad(key, v, 'a list of strings');
+    return d;
+  };
+  const str = (key: string) => { const v = get(key); if (v === undefined || v === null) return ''; if (typeof v === 'string') return v.trim(); bad(key, v, 'a string'); return ''; };
+  const autoOr = (key: string, min: number, max: number): number | 'auto' => {
+    const v = get(key);
+    if (v === undefined || v === 'auto') return 'auto';
+    const n = int(key, -1, min, max);
+    return n === -1 ? 'auto' : n;
+  };
+  const strategyValue = get('decode.strategy');
+  let strategy: Strategy = 'auto';
+  if (typeof strategyValue === 'string' && (strategyValue === 'auto' || isStrategyName(strategyValue))) strategy = strategyValue as Strategy;
+  else if (strategyValue !== undefined) bad('decode.strategy', strategyValue, 'auto, vanilla-static, vanilla-dynamic, simsd or simsd-exact');
+  const threadsValue = get('threads');
+
+  const settings: Settings = {
+    enable: bool('enable', true),
+    enabledLanguages: strings('enabledLanguages', ['*']),
+    disabledGlobs: strings('disabledGlobs', []),
+    completion: {
+      auto: bool('completion.auto', true),
+      debounceMs: autoOr('completion.debounceMs', 0, 5000),
+      prefixLines: int('completion.prefixLines', 128, 0, 10000),
+      suffixLines: int('completion.suffixLines', 16, 0, 1000),
+      maxPromptTokens: int('completion.maxPromptTokens', 1024, 64, 32768),
+      maxTokens: int('completion.maxTokens', 64, 1, 1024),
+      multiline: choice('completion.multiline', 'auto', ['auto', 'always', 'never'] as const),
+      maxLines: int('completion.maxLines', 8, 1, 200),
+      maxLineSuffix: int('completion.maxLineSuffix', 8, 0, 1000),
+      fim: choice('completion.fim', 'auto', ['auto', 'on', 'off'] as const),
+    },
+    decode: {
+      strategy,
+      threshold: num('decode.threshold', 0.9, 0, 1),
+      temperature: num('decode.temperature', 0, 0, 2),
+      topK: int('decode.topK', 20, 1, 64),
+      blocksPerVerify: autoOr('decode.blocksPerVerify', 1, 8),
+    },
+    model: { draft: str('model.draft'), target: str('model.target') },
+    executionProvider: choice('executionProvider', 'auto', ['auto', 'cpu', 'webgpu'] as const),
+    threads: threadsValue === undefined || threadsValue === null || threadsValue === 'auto' ? null : int('threads', 1, 1, 256),
+    cacheMaxMemoryMB: int('cache.maxMemoryMB', 1024, 16, 65536),
+    generate: { maxTokens: int('generate.maxTokens', 256, 1, 4096) },
+  };
+  return { settings, problems };
+}

@@ -1,0 +1,70 @@
+// The status bar item (completion.md §9): device and speed at a glance, details in the tooltip, a click opens
+// the command menu. Item id `simsd.status` (DOM id `simsd.simsd.simsd.status` in the e2e test).
+import * as vscode from 'vscode';
+import type { EngineReady } from '../engine/protocol';
+import type { StatsSnapshot } from '../completion/stats';
+
+export type EngineState =
+  | { readonly kind: 'loading'; readonly detail: string }
+  | { readonly kind: 'ready'; readonly ready: EngineReady }
+  | { readonly kind: 'error'; readonly message: string }
+  | { readonly kind: 'disabled' };
+
+export class StatusBar implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem('simsd.status', vscode.StatusBarAlignment.Right, 100);
+
+  constructor() {
+    this.item.name = 'SimSD';
+    this.item.command = 'simsd.showMenu';
+    this.item.show();
+  }
+
+  render(state: EngineState, stats: StatsSnapshot, generating: boolean): void {
+    this.item.text = text(state, stats, generating);
+    this.item.tooltip = tooltip(state, stats);
+    this.item.backgroundColor = state.kind === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}
+
+function device(ready: EngineReady): string {
+  return ready.executionProvider === 'webgpu' ? 'WebGPU' : 'CPU';
+}
+
+function text(state: EngineState, s: StatsSnapshot, generating: boolean): string {
+  switch (state.kind) {
+    case 'loading': return `$(loading~spin) SimSD ${state.detail}`;
+    case 'error': return '$(error) SimSD error';
+    case 'disabled': return '$(circle-slash) SimSD off';
+    case 'ready': {
+      const icon = generating ? '$(loading~spin)' : '$(sparkle)';
+      if (s.lastTokPerS === null) return `${icon} SimSD ready · ${device(state.ready)}`;
+      const accept = s.lastAcceptLength === null ? '' : ` · ${s.lastAcceptLength.toFixed(1)}/verify`;
+      const hits = s.served > 0 ? ` · ${Math.round((100 * s.zeroCall) / s.served)}% cached` : '';
+      return `${icon} SimSD ${s.lastTokPerS.toFixed(0)} tok/s${accept}${hits} · ${device(state.ready)}`;
+    }
+  }
+}
+
+function tooltip(state: EngineState, s: StatsSnapshot): vscode.MarkdownString {
+  const lines: string[] = ['**SimSD** — diffusion code completion', ''];
+  if (state.kind === 'error') lines.push(`Error: ${state.message}`, '');
+  if (state.kind === 'ready') {
+    const r = state.ready;
+    lines.push(`Models: ${r.target}${r.draft ? ` + draft ${r.draft}` : ''}`, `Device: ${device(r)} (${r.providerReason})`,
+      `Strategy: ${s.lastStrategy ?? r.strategy} (auto chose ${r.strategy} at load)`, `Loaded in ${(r.loadMs / 1000).toFixed(1)} s`, '');
+  }
+  const ms = (v: number | null) => (v === null ? '–' : `${Math.round(v)} ms`);
+  lines.push(
+    `Suggestions shown: ${s.served} (${s.zeroCall} with no model call), model calls: ${s.modelCalls}`,
+    `Latency to ghost text p50/p90: ${ms(s.latencyMs.p50)} / ${ms(s.latencyMs.p90)}`,
+    `Re-prefilled tokens p50/p95: ${s.reprefilled.p50 ?? '–'} / ${s.reprefilled.p95 ?? '–'}`,
+    `Prefix-cache reuse: ${s.prefixReuse === null ? '–' : `${Math.round(100 * s.prefixReuse)}%`}`,
+    `Last completion: ${s.lastTokPerS === null ? '–' : `${s.lastTokPerS.toFixed(1)} tok/s`}, accepted per target pass: ${s.lastAcceptLength?.toFixed(2) ?? '–'}`,
+    '', 'Click for commands.',
+  );
+  return new vscode.MarkdownString(lines.join('  \n'));
+}
