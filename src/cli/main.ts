@@ -2,6 +2,7 @@
 // With --json, the last stdout line is one JSON object (what CI and scripts parse).
 import { CheckpointError } from '../model/errors';
 import { parseArgs, UsageError, type ParsedArgs } from './args';
+import { benchCommand, demoCommand, generateCommand } from './decode-commands';
 import { convertCommand, inspectCommand, profileCommand, type Print } from './model-commands';
 
 type Command = (args: ParsedArgs, print: Print) => Promise<object>;
@@ -9,6 +10,9 @@ type Command = (args: ParsedArgs, print: Print) => Promise<object>;
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   inspect: { run: inspectCommand, usage: 'simsd inspect DIR [--json]' },
   convert: { run: convertCommand, usage: 'simsd convert DIR --out OUT [--weights fp32|int4|fp16] [--accuracy-level 4] [--json]' },
+  generate: { run: generateCommand, usage: 'simsd generate --target DIR [--draft DIR] (--prompt TEXT | --prompt-file F | --prompt-ids 1,2,3) [--chat] [--strategy auto|vanilla-static|vanilla-dynamic|simsd|simsd-exact] [--threshold T] [--temperature T --seed S] [--max-tokens N] [--json]' },
+  bench: { run: benchCommand, usage: 'simsd bench --target DIR --draft DIR [--prompts FILE.jsonl] [--max-tokens N] [--json]' },
+  demo: { run: demoCommand, usage: 'simsd demo [--file F --target DIR --draft DIR --max-tokens N] [--json]' },
   profile: { run: profileCommand, usage: 'simsd profile CONVERTED_DIR [--cache 512] [--rows 4,16] [--repeats 5] [--threads N] [--json]' },
 };
 
