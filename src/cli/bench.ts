@@ -1,0 +1,149 @@
+// `simsd bench`: every strategy in one process, on one device, on the same prompts, models and caches (reset per
+// prompt), timed by the same clock (simsd.md §6 "What we report"). runBench returns a plain record;
+// formatBenchTable renders the human table; benchJsonLine is the one JSON document the CLI prints last.
+// Arms run prompt by prompt in turn, after one untimed warm-up run each, so load drift hits every arm alike.
+import { combineStats, type DecodeStats } from '../decode/metrics';
+import { generate, type GenerateRequest, type ModelPair } from '../decode/generate';
+import type { GenerateParams } from '../decode/params';
+import { KvCache } from '../model/kv';
+import type { CancelFlag } from '../model/types';
+
+export interface BenchArm {
+  readonly label: string;
+  readonly request: Omit<GenerateRequest, 'maxTokens'>;
+}
+
+/** The four strategies plus simsd-exact under the dynamic rule (compared with vanilla-dynamic). */
+export const DEFAULT_ARMS: readonly BenchArm[] = [
+  { label: 'vanilla-static', request: { strategy: 'vanilla-static' } },
+  { label: 'vanilla-dynamic', request: { strategy: 'vanilla-dynamic' } },
+  { label: 'simsd', request: { strategy: 'simsd' } },
+  { label: 'simsd-exact', request: { strategy: 'simsd-exact' } },
+  { label: 'simsd-exact/dynamic', request: { strategy: 'simsd-exact', rule: 'dynamic' } },
+];
+
+export interface BenchOptions {
+  readonly prompts: readonly (readonly number[])[];
+  readonly maxTokens: number;
+  readonly base?: Omit<GenerateParams, 'strategy' | 'maxTokens'>; // shared by every arm (temperature, seed, τ, stop ids…)
+  readonly arms?: readonly BenchArm[];                             // default DEFAULT_ARMS (native arms only without a draft)
+  readonly warmup?: boolean;                                       // default true
+}
+
+export interface BenchArmResult {
+  readonly strategy: DecodeStats['strategy'];
+  readonly tokPerS: number;
+  readonly acceptLength: number | null;          // mean tokens made final per target verification
+  readonly acceptHistogram: readonly number[];
+  readonly matchRate: number | null;             // weighted by tokens
+  readonly targetForwardsPerToken: number;
+  readonly draftForwardsPerToken: number;
+  readonly identicalToTarget: number;            // share of prompts whose output equals vanilla-static's
+  readonly identicalToNative: number;            // … equals the native strategy of the arm's reveal rule
+  readonly speedupVsStatic: number | null;       // tokPerS / vanilla-static's
+  readonly speedupVsDynamic: number | null;      // tokPerS / vanilla-dynamic's
+  readonly newTokens: number;
+  readonly decodeMs: number;
+  readonly prefillMs: number;
+}
+
+export interface BenchReport {
+  readonly prompts: number;
+  readonly maxTokens: number;
+  readonly arms: Readonly<Record<string, BenchArmResult>>;
+}
+
+const STATIC_LABEL = 'vanilla-static';
+const DYNAMIC_LABEL = 'vanilla-dynamic';
+
+function armsFor(models: ModelPair, options: BenchOptions): BenchArm[] {
+  const wanted = options.arms ?? DEFAULT_ARMS;
+  const usable = wanted.filter((a) => models.draft !== undefined || a.request.strategy.startsWith('vanilla'));
+  // Identity is measured against native static decoding on the target: always run it.
+  return usable.some((a) => a.label === STATIC_LABEL) ? usable : [DEFAULT_ARMS[0], ...usable];
+}
+
+/** The label of the native arm with the same reveal rule (for identicalToNative). */
+function nativeLabel(arm: BenchArm): string {
+  const dynamic = arm.request.strategy === 'vanilla-dynamic' || (arm.request.strategy === 'simsd-exact' && arm.request.rule === 'dynamic');
+  return dynamic ? DYNAMIC_LABEL : STATIC_LABEL;
+}
+
+export async function runBench(models: ModelPair, options: BenchOptions, signal?: CancelFlag): Promise<BenchReport> {
+  const arms = armsFor(models, options);
+  const caches = {
+    target: KvCache.forConfig(models.target.config),
+    draft: models.draft ? KvCache.forConfig(models.draft.config) : undefined,
+  };
+  const once = (arm: BenchArm, prompt: readonly number[]) => {
+    caches.target.truncate(0);
+    caches.draft?.truncate(0);
+    return generate(models, caches, prompt, { ...options.base, ...arm.request, maxTokens: options.maxTokens }, signal);
+  };
+  if ((options.warmup ?? true) && options.prompts.length > 0) {
+    for (const arm of arms) await once(arm, options.prompts[0]);
+  }
+  const stats = new Map<string, DecodeStats[]>(arms.map((a) => [a.label, []]));
+  const outputs = new Map<string, string[]>(arms.map((a) => [a.label, []]));
+  for (const prompt of options.prompts) {
+    for (const arm of arms) {
+      const g = await once(arm, prompt);
+      stats.get(arm.label)?.push(g.stats);
+      outputs.get(arm.label)?.push(`${g.finishReason}:${g.tokenIds.join(',')}`);
+    }
+  }
+  const combined = new Map(arms.map((a) => [a.label, combineStats(stats.get(a.label) ?? [])]));
+  const rate = (label: string) => combined.get(label)?.tokPerS ?? null;
+  const identical = (label: string, reference: string) => {
+    const ref = outputs.get(reference);
+    const mine = outputs.get(label) ?? [];
+    if (ref === undefined || mine.length === 0) return 0;
+    return mine.filter((o, i) => o === ref[i]).length / mine.length;
+  };
+  const result: Record<string, BenchArmResult> = {};
+  for (const arm of arms) {
+    const s = combined.get(arm.label);
+    if (s === undefined) continue;
+    const ratio = (label: string) => { const r = rate(label); return r !== null && r > 0 ? s.tokPerS / r : null; };
+    result[arm.label] = {
+      strategy: s.strategy,
+      tokPerS: s.tokPerS,
+      acceptLength: s.acceptLength?.mean ?? null,
+      acceptHistogram: s.acceptLength?.histogram ?? [],
+      matchRate: s.matchRate,
+      targetForwardsPerToken: s.targetForwardsPerToken,
+      draftForwardsPerToken: s.draftForwardsPerToken,
+      identicalToTarget: identical(arm.label, STATIC_LABEL),
+      identicalToNative: identical(arm.label, outputs.has(nativeLabel(arm)) ? nativeLabel(arm) : STATIC_LABEL),
+      speedupVsStatic: ratio(STATIC_LABEL),
+      speedupVsDynamic: ratio(DYNAMIC_LABEL),
+      newTokens: s.newTokens,
+      decodeMs: s.decodeMs,
+      prefillMs: s.prefillMs,
+    };
+  }
+  return { prompts: options.prompts.length, maxTokens: options.maxTokens, arms: result };
+}
+
+const fixed = (v: number | null, digits: number) => (v === null ? '—' : v.toFixed(digits));
+
+/** The human table: one row per arm. */
+export function formatBenchTable(report: BenchReport): string {
+  const header = ['arm', 'tok/s', '×static', '×dynamic', 'accept len', 'match', 'target fwd/tok', 'draft fwd/tok', 'identical', 'tokens'];
+  const rows = Object.entries(report.arms).map(([label, a]) => [
+    label, fixed(a.tokPerS, 1), fixed(a.speedupVsStatic, 2), fixed(a.speedupVsDynamic, 2), fixed(a.acceptLength, 2),
+    fixed(a.matchRate, 2), fixed(a.targetForwardsPerToken, 3), fixed(a.draftForwardsPerToken, 3),
+    `${Math.round(a.identicalToTarget * report.prompts)}/${report.prompts}`, String(a.newTokens),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [
+    `${report.prompts} prompts, ${report.maxTokens} tokens each; identical = output equal to vanilla-static on the target`,
+    line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line),
+  ].join('\n');
+}
+
+/** The one JSON document the CLI prints on the last stdout line (style.md §5). */
+export function benchJsonLine(report: BenchReport, meta: { readonly device: string; readonly ep: string; readonly models: Readonly<Record<string, string>> }): string {
+  return JSON.stringify({ ...meta, prompts: report.prompts, maxTokens: report.maxTokens, strategy: report.arms });
+}

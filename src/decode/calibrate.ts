@@ -1,0 +1,34 @@
+// Calibration for `auto` at load: run each candidate strategy on a short prompt, on fresh caches, and seed the
+// tokens/s estimates with the measurements. The engine calls it once per model pair and device.
+import { KvCache } from '../model/kv';
+import type { CancelFlag } from '../model/types';
+import { updateEstimates, type AutoEstimates } from './auto';
+import { generate, type ModelPair } from './generate';
+import type { GenerateParams } from './params';
+import type { StrategyName } from './types';
+
+export interface CalibrationOptions {
+  readonly maxTokens?: number;   // per run; default 16
+  readonly runs?: number;        // measured runs per candidate after one warm-up run; default 2
+}
+
+export async function calibrate(
+  models: ModelPair, promptIds: ArrayLike<number>, params: Omit<GenerateParams, 'strategy' | 'maxTokens'>,
+  candidates: readonly StrategyName[], signal?: CancelFlag, options: CalibrationOptions = {},
+): Promise<AutoEstimates> {
+  const maxTokens = options.maxTokens ?? 16;
+  const runs = options.runs ?? 2;
+  let estimates: AutoEstimates = {};
+  for (const strategy of candidates) {
+    for (let run = 0; run <= runs; run++) {
+      const caches = {
+        target: KvCache.forConfig(models.target.config),
+        draft: models.draft ? KvCache.forConfig(models.draft.config) : undefined,
+      };
+      const g = await generate(models, caches, promptIds, { ...params, strategy, maxTokens }, signal);
+      if (g.finishReason === 'cancelled') return estimates;
+      if (run > 0) estimates = updateEstimates(estimates, g.stats, 1 / run); // a plain mean over the measured runs
+    }
+  }
+  return estimates;
+}

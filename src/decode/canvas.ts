@@ -1,0 +1,84 @@
+// The canvas and the output it emits (simsd.md §1.1, §1.4). Pure.
+import type { DecodeParams, DecodeState, PendingBlock } from './types';
+
+/** Canvas indices that still hold MASK, ascending. */
+export function holesOf(canvas: Int32Array, maskId: number): Int32Array {
+  return Int32Array.from(canvas.keys()).filter((i) => canvas[i] === maskId);
+}
+
+export function countHoles(canvas: Int32Array, maskId: number): number {
+  let n = 0;
+  for (const t of canvas) if (t === maskId) n++;
+  return n;
+}
+
+/** A canvas of bl holes. */
+export function emptyCanvas(params: DecodeParams): Int32Array {
+  return new Int32Array(params.blockLength).fill(params.maskId);
+}
+
+/**
+ * Geometry of a prompt (§1.1): blocks count from absolute position 0, the full blocks are prefilled, and the
+ * leftover `prompt[aligned, L)` opens the first canvas.
+ */
+export function initialState(promptIds: ArrayLike<number>, params: DecodeParams): DecodeState {
+  const bl = params.blockLength;
+  const aligned = Math.floor(promptIds.length / bl) * bl;
+  const canvas = emptyCanvas(params);
+  for (let i = aligned; i < promptIds.length; i++) canvas[i - aligned] = promptIds[i];
+  return {
+    blockStart: aligned, canvas, firstGenerated: promptIds.length - aligned, step: 0, output: [],
+    targetPending: null, draftPending: null,
+  };
+}
+
+/** What a canvas emits: its leading known generated tokens, and why the output ends here, if it does. */
+export interface OutputCut {
+  readonly tokens: readonly number[];           // emitted generated tokens of this canvas (a stop id excluded)
+  readonly reason: 'stop' | 'length' | null;    // null: the output goes on
+}
+
+/**
+ * Walks the generated slots in position order. The output ends at the first stop id whose earlier slots are all
+ * known (early exit, §1.4), or when `budgetLeft` tokens are emitted. A hole before either keeps the output open.
+ */
+export function cutOutput(canvas: Int32Array, firstGenerated: number, budgetLeft: number, params: DecodeParams): OutputCut {
+  const tokens: number[] = [];
+  for (let i = firstGenerated; i < canvas.length; i++) {
+    if (tokens.length >= budgetLeft) return { tokens, reason: 'length' };
+    const t = canvas[i];
+    if (t === params.maskId) return { tokens, reason: null };
+    if (params.stopIds.has(t)) return { tokens, reason: 'stop' };
+    tokens.push(t);
+  }
+  return { tokens, reason: tokens.length >= budgetLeft ? 'length' : null };
+}
+
+/** Tokens the budget still allows after the finished blocks. */
+export function budgetLeft(state: DecodeState, params: DecodeParams): number {
+  return params.maxTokens - state.output.length;
+}
+
+/** True when the state's output is final (stop or budget reached): no further forward is needed. */
+export function isFinal(state: DecodeState, params: DecodeParams): boolean {
+  return cutOutput(state.canvas, state.firstGenerated, budgetLeft(state, params), params).reason !== null;
+}
+
+/**
+ * Finishes the full canvas of `state` and opens the next block. The finished block's generated tokens join the
+ * output; `targetPending`/`draftPending` are the lanes' folded clean passes (null when already committed).
+ */
+export function nextBlock(
+  state: DecodeState, params: DecodeParams, targetPending: PendingBlock | null, draftPending: PendingBlock | null,
+): DecodeState {
+  if (countHoles(state.canvas, params.maskId) > 0) throw new Error('internal: closing a canvas with holes');
+  return {
+    blockStart: state.blockStart + params.blockLength,
+    canvas: emptyCanvas(params),
+    firstGenerated: 0,
+    step: 0,
+    output: [...state.output, ...state.canvas.subarray(state.firstGenerated)],
+    targetPending,
+    draftPending,
+  };
+}

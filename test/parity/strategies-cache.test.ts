@@ -1,0 +1,180 @@
+// What the engine relies on after a generation (generate.ts): the caches hold exactly the clean K/V of
+// (prompt ++ output) in whole blocks, prefix-cache reuse ≡ full re-prefill, cancellation leaves consistent caches,
+// progress streams the output, invalid requests raise typed errors, and `auto` follows its estimates.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { calibrate } from '../../src/decode/calibrate';
+import { prefill } from '../../src/decode/forwards';
+import { generate, type GenerateRequest, type ModelPair, type Progress } from '../../src/decode/generate';
+import { DecodeParamsError } from '../../src/decode/types';
+import { updateEstimates } from '../../src/decode/auto';
+import { KvCache } from '../../src/model/kv';
+import type { CancelFlag, ForwardModel, SdarConfig } from '../../src/model/types';
+import { makePair, randomPrompts, referenceFactory, run, sameCacheContent, tinyPairWeights } from '../decode-helpers';
+
+const REQUESTS: GenerateRequest[] = [
+  { strategy: 'vanilla-static', maxTokens: 14 },
+  { strategy: 'vanilla-dynamic', maxTokens: 14, threshold: 0.5 },
+  { strategy: 'simsd', maxTokens: 14 },
+  { strategy: 'simsd-exact', maxTokens: 14 },
+  { strategy: 'simsd-exact', maxTokens: 14, blocksPerVerify: 3, fold: false },
+  { strategy: 'simsd', maxTokens: 14, blocksPerVerify: 2 },
+];
+
+const pairPromise = makePair(tinyPairWeights('perturbed'), referenceFactory);
+const prompts = randomPrompts(6, 7);
+
+/** The cache holds the clean K/V of ids[0, cache.length), in whole blocks: compare with a fresh prefill. */
+async function assertCacheEncodes(model: ForwardModel, cache: KvCache, ids: readonly number[], what: string): Promise<void> {
+  const bl = model.config.blockLength;
+  assert.equal(cache.length % bl, 0, `${what}: whole blocks`);
+  assert.ok(cache.length <= ids.length, `${what}: no slot beyond the prompt and the output`);
+  const fresh = KvCache.forConfig(model.config);
+  await prefill(model, fresh, ids.slice(0, cache.length));
+  assert.ok(sameCacheContent(cache, fresh, model.config), `${what}: K/V of (prompt ++ output)[0, ${cache.length})`);
+}
+
+/** Cancels once the wrapped model has run `after` forwards (the forward itself checks the flag before running). */
+function cancelAfter(model: ForwardModel, after: number, flag: { cancelled: boolean }): ForwardModel {
+  let runs = 0;
+  return {
+    config: model.config, variant: model.variant,
+    forward: async (input, cache, options) => {
+      const out = await model.forward(input, cache, options);
+      if (++runs >= after) flag.cancelled = true;
+      return out;
+    },
+  };
+}
+
+function caches(pair: ModelPair): { target: KvCache; draft: KvCache } {
+  return { target: KvCache.forConfig(pair.target.config), draft: KvCache.forConfig((pair.draft ?? pair.target).config) };
+}
+
+describe('caches after a generation', () => {
+  test('every strategy leaves both caches holding exactly (prompt ++ output) in whole blocks', async () => {
+    const pair = await pairPromise;
+    for (const request of REQUESTS) {
+      for (const prompt of prompts) {
+        const c = caches(pair);
+        const g = await generate(pair, c, prompt, request);
+        const ids = [...prompt, ...g.tokenIds];
+        await assertCacheEncodes(pair.target, c.target, ids, `${request.strategy} target`);
+        if (request.strategy.startsWith('simsd') && pair.draft) await assertCacheEncodes(pair.draft, c.draft, ids, `${request.strategy} draft`);
+      }
+    }
+  });
+
+  test('prefix-cache reuse ≡ full re-prefill: same K/V, same output, only the missing blocks prefilled', async () => {
+    const pair = await pairPromise;
+    const prompt = Array.from({ length: 83 }, (_, i) => (i * 13 + 5) % 500);
+    const whole = KvCache.forConfig(pair.target.config);
+    assert.deepEqual(await prefill(pair.target, whole, prompt), { committedTokens: 80, forwards: 2 });
+    const staged = KvCache.forConfig(pair.target.config);
+    await prefill(pair.target, staged, prompt.slice(0, 40));
+    assert.equal((await prefill(pair.target, staged, prompt)).committedTokens, 40);
+    assert.ok(sameCacheContent(whole, staged, pair.target.config));
+
+    for (const request of REQUESTS.slice(2, 4)) {
+      const cold = await run(pair, prompt, request);
+      const warm = caches(pair);
+      await prefill(pair.target, warm.target, prompt.slice(0, 48));
+      if (pair.draft) await prefill(pair.draft, warm.draft, prompt.slice(0, 48));
+      const g = await generate(pair, warm, prompt, request);
+      assert.deepEqual(Array.from(g.tokenIds), Array.from(cold.tokenIds));
+      assert.equal(g.stats.prefillTokens, 32);
+      assert.equal(cold.stats.prefillTokens, 80);
+    }
+  });
+
+  test('cancellation: a prefix of the full output, consistent caches, finish reason cancelled', async () => {
+    const pair = await pairPromise;
+    const prompt = prompts[2];
+    for (const request of REQUESTS) {
+      const full = await run(pair, prompt, request);
+      for (const after of [1, 2, 3, 5, 8, 13]) {
+        const flag = { cancelled: false };
+        const wrapped = { target: cancelAfter(pair.target, after, flag), draft: pair.draft };
+        const c = caches(pair);
+        const g = await generate(wrapped, c, prompt, request, flag as CancelFlag);
+        if (g.finishReason !== 'cancelled') {
+          assert.deepEqual(Array.from(g.tokenIds), Array.from(full.tokenIds)); // finished before the flag mattered
+          continue;
+        }
+        assert.deepEqual(Array.from(g.tokenIds), Array.from(full.tokenIds.subarray(0, g.tokenIds.length)), `${request.strategy} after ${after}`);
+        const ids = [...prompt, ...g.tokenIds];
+        await assertCacheEncodes(pair.target, c.target, ids, `${request.strategy} cancelled after ${after}: target`);
+        if (pair.draft && request.strategy.startsWith('simsd')) await assertCacheEncodes(pair.draft, c.draft, ids, `${request.strategy} cancelled: draft`);
+      }
+    }
+  });
+});
+
+describe('driver', () => {
+  test('progress streams exactly the output, then done', async () => {
+    const pair = await pairPromise;
+    for (const request of REQUESTS.slice(0, 4)) {
+      const seen: Progress[] = [];
+      const g = await generate(pair, caches(pair), prompts[1], request, undefined, (p) => seen.push(p));
+      assert.deepEqual(seen.flatMap((p) => p.tokens), Array.from(g.tokenIds));
+      assert.equal(seen.at(-1)?.done, g.finishReason);
+      assert.ok(seen.slice(0, -1).every((p) => p.done === null));
+    }
+  });
+
+  test('cost (simsd.md §1.3, §5.1): 1.25 → 1 target forward per token natively, 0.5 → 0.25 for a fully matched SimSD', async () => {
+    const pair = await pairPromise;
+    const self = { target: pair.target, draft: pair.target };
+    const prompt = [5, 6, 7, 8, 9, 10, 11, 12]; // on a block edge: 4 blocks of 4 new tokens, no stop ids
+    const cost = async (models: ModelPair, request: Omit<GenerateRequest, 'maxTokens'>) => {
+      const g = await run(models, prompt, { ...request, maxTokens: 16, modelStopIds: false });
+      assert.equal(g.tokenIds.length, 16);
+      return g.stats.targetForwards;
+    };
+    // The last block's clean pass is never needed: its output is final first.
+    assert.equal(await cost(pair, { strategy: 'vanilla-static', fold: false }), 16 + 3);
+    assert.equal(await cost(pair, { strategy: 'vanilla-static' }), 16);
+    for (const strategy of ['simsd', 'simsd-exact'] as const) {
+      assert.equal(await cost(self, { strategy, fold: false }), 4 + 3, strategy);
+      assert.equal(await cost(self, { strategy }), 4, strategy);
+      assert.equal(await cost(self, { strategy, blocksPerVerify: 2 }), 2, `${strategy} K=2`);
+    }
+  });
+
+  test('an empty prompt and a prompt on a block edge: simsd-exact ≡ vanilla-static', async () => {
+    const pair = await pairPromise;
+    for (const prompt of [[], [1, 2, 3, 4]]) {
+      const native = await run(pair, prompt, { strategy: 'vanilla-static', maxTokens: 10 });
+      assert.deepEqual(Array.from((await run(pair, prompt, { strategy: 'simsd-exact', maxTokens: 10 })).tokenIds), Array.from(native.tokenIds));
+    }
+  });
+
+  test('a zero budget runs no forward', async () => {
+    const pair = await pairPromise;
+    const g = await run(pair, [1, 2, 3, 4, 5], { strategy: 'simsd-exact', maxTokens: 0 });
+    assert.equal(g.finishReason, 'length');
+    assert.equal(g.tokenIds.length, 0);
+    assert.equal(g.stats.targetForwards + g.stats.draftForwards, 0);
+  });
+
+  test('invalid requests raise DecodeParamsError', async () => {
+    const pair = await pairPromise;
+    await assert.rejects(run({ target: pair.target }, [1, 2], { strategy: 'simsd', maxTokens: 4 }), DecodeParamsError);
+    await assert.rejects(run(pair, [1, 2], { strategy: 'vanilla-static', maxTokens: 4, temperature: 1 }), /sampling variant/);
+    const other: SdarConfig = { ...pair.target.config, blockLength: 8 };
+    await assert.rejects(run({ target: pair.target, draft: { ...pair.target, config: other, forward: pair.target.forward } }, [1], { strategy: 'simsd', maxTokens: 4 }), /block length/);
+  });
+
+  test('auto picks by the estimates; calibration measures every candidate', async () => {
+    const pair = await pairPromise;
+    const none = await run(pair, prompts[0], { strategy: 'auto', maxTokens: 8 });
+    assert.equal(none.stats.strategy, 'vanilla-static'); // no evidence: native
+    const estimates = await calibrate(pair, prompts[0], {}, ['vanilla-static', 'simsd-exact'], undefined, { maxTokens: 8, runs: 1 });
+    assert.deepEqual(Object.keys(estimates).sort(), ['simsd-exact', 'vanilla-static']);
+    const fast = updateEstimates(updateEstimates({}, { ...none.stats, newTokens: 10, decodeMs: 1000 }), { ...none.stats, strategy: 'simsd-exact', newTokens: 30, decodeMs: 1000 });
+    const picked = await run(pair, prompts[0], { strategy: 'auto', maxTokens: 8, autoEstimates: fast });
+    assert.equal(picked.stats.strategy, 'simsd-exact');
+    const noDraft = await run({ target: pair.target }, prompts[0], { strategy: 'auto', maxTokens: 8, autoEstimates: fast });
+    assert.equal(noDraft.stats.strategy, 'vanilla-static');
+  });
+});

@@ -1,0 +1,197 @@
+// Greedy parity of every strategy against native decoding (simsd.md §3.1 T1, T2, T5; style.md rule 7), for a model
+// FACTORY: strategies.test.ts runs it on ReferenceModel; a ModelSession factory can run the same suite later.
+// Random-weight pairs: `unrelated` (different seed and size), `perturbed` (frequent but imperfect agreement).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generate, type GenerateRequest, type Generation, type ModelPair } from '../../src/decode/generate';
+import { KvCache } from '../../src/model/kv';
+import type { WeightSource } from '../../src/model/types';
+import type { PairKind, ModelFactory } from '../decode-helpers';
+import {
+  describeDivergence, makePair, randomPrompts, recomputeDecode, run, cacheDifference, tinyPairWeights, truncatedDraft,
+} from '../decode-helpers';
+
+const MAX_TOKENS = 12;
+/** Tokens the tiny random targets emit often: used as extra stop ids on every other prompt (early exit paths). */
+const FREQUENT = [76, 20];
+
+/** Every other prompt stops on FREQUENT as well as the model's stop ids. */
+function requestFor(i: number, request: GenerateRequest): GenerateRequest {
+  return i % 2 === 1 ? { ...request, stopIds: FREQUENT } : request;
+}
+
+const sameOutput = (a: Generation, b: Generation) => a.tokenIds.join() === b.tokenIds.join() && a.finishReason === b.finishReason;
+
+/**
+ * The T5 report (simsd.md §3.1) for a mismatch: the first divergent output index with the block, step, position and
+ * top-2 logit margin at which native decoding (the rule of `request`) revealed it. A margin < 1e-4 means numerics.
+ */
+async function divergenceReport(
+  factory: ModelFactory, target: WeightSource, prompt: readonly number[], request: GenerateRequest, want: Generation,
+  got: Generation, label: string,
+): Promise<string> {
+  const debug = await factory(target, 'debug');
+  const stopIds = new Set([...target.config.stopIds, ...(request.stopIds ?? [])]);
+  const dynamic = request.strategy === 'vanilla-dynamic' || request.rule === 'dynamic';
+  const { trace } = await recomputeDecode(debug, prompt, { maxTokens: request.maxTokens, stopIds, threshold: dynamic ? request.threshold ?? 0.9 : undefined });
+  return describeDivergence(label, want.tokenIds, got.tokenIds, prompt.length, trace);
+}
+
+/** Compares `other` with the native reference on every prompt; on a mismatch, fails with the T5 report. */
+async function assertIdentical(
+  factory: ModelFactory, target: WeightSource, pair: ModelPair, prompts: readonly number[][], native: GenerateRequest,
+  other: GenerateRequest,
+): Promise<{ readonly reference: Generation[]; readonly other: Generation[] }> {
+  const reference: Generation[] = [];
+  const others: Generation[] = [];
+  for (const [i, prompt] of prompts.entries()) {
+    const want = await run(pair, prompt, requestFor(i, native));
+    const got = await run(pair, prompt, requestFor(i, other));
+    reference.push(want);
+    others.push(got);
+    if (sameOutput(want, got)) continue;
+    assert.fail(await divergenceReport(factory, target, prompt, requestFor(i, native), want, got, `prompt ${i} (${other.strategy} vs ${native.strategy})`));
+  }
+  return { reference, other: others };
+}
+
+function summary(gens: readonly Generation[]): string {
+  const sum = (f: (g: Generation) => number) => gens.reduce((a, g) => a + f(g), 0);
+  const tokens = sum((g) => g.stats.newTokens);
+  const verifications = sum((g) => g.stats.verifications);
+  const accepted = sum((g) => (g.stats.acceptLength?.mean ?? 0) * g.stats.verifications);
+  const drafted = sum((g) => g.stats.draftedTokens);
+  return `accept length ${(accepted / Math.max(1, verifications)).toFixed(2)}, match rate ${(sum((g) => g.stats.matchedTokens) / Math.max(1, drafted)).toFixed(2)}, `
+    + `target forwards/token ${(sum((g) => g.stats.targetForwards) / tokens).toFixed(3)}, stops ${gens.filter((g) => g.finishReason === 'stop').length}/${gens.length}`;
+}
+
+/** How close twins' committed K/V must be: 0 for the reference (each row computed alone, so bit-identical). */
+export interface SuiteOptions {
+  readonly kvTolerance: number;
+  readonly prompts: number;      // T1 prompts per pair (the gate asks for ≥ 50 on the fp32 reference)
+}
+
+export function strategyParitySuite(label: string, factory: ModelFactory, options: SuiteOptions = { kvTolerance: 0, prompts: 50 }): void {
+  describe(`strategies, greedy (${label})`, () => {
+    const prompts = randomPrompts(options.prompts, 1);
+    const pairs = new Map<PairKind, Promise<ModelPair>>();
+    const pairOf = (kind: PairKind) => {
+      const made = pairs.get(kind) ?? makePair(tinyPairWeights(kind), factory);
+      pairs.set(kind, made);
+      return made;
+    };
+
+    for (const kind of ['unrelated', 'perturbed'] as const) {
+      test(`T1 ${kind} pair: simsd-exact ≡ vanilla-static on ${prompts.length} prompts; simsd reported`, async (t) => {
+        const pair = await pairOf(kind);
+        const base = { maxTokens: MAX_TOKENS };
+        const exact = await assertIdentical(factory, tinyPairWeights(kind).target, pair, prompts, { ...base, strategy: 'vanilla-static' }, { ...base, strategy: 'simsd-exact' });
+        const release: Generation[] = [];
+        for (const [i, prompt] of prompts.entries()) release.push(await run(pair, prompt, requestFor(i, { ...base, strategy: 'simsd' })));
+        const same = release.filter((g, i) => sameOutput(g, exact.reference[i])).length;
+        t.diagnostic(`simsd-exact: ${summary(exact.other)}`);
+        t.diagnostic(`simsd (release): identical to vanilla-static on ${same}/${prompts.length} prompts (no gate); ${summary(release)}`);
+        assert.ok(exact.reference.some((g) => g.finishReason === 'stop'), 'some prompts exercise the stop/early-exit path');
+      });
+
+      test(`T1 ${kind} pair: simsd-exact under the dynamic rule ≡ vanilla-dynamic`, async (t) => {
+        const pair = await pairOf(kind);
+        for (const threshold of [0.5, 0.9]) {
+          const base = { maxTokens: MAX_TOKENS, threshold };
+          const some = prompts.slice(0, threshold === 0.9 ? 10 : kind === 'unrelated' ? 20 : 30);
+          const r = await assertIdentical(factory, tinyPairWeights(kind).target, pair, some, { ...base, strategy: 'vanilla-dynamic' }, { ...base, strategy: 'simsd-exact', rule: 'dynamic' });
+          const multi = r.reference.filter((g) => g.stats.targetForwards < g.stats.newTokens).length;
+          t.diagnostic(`τ=${threshold}: ${summary(r.other)}; ${multi} native runs revealed several holes in one step`);
+          if (threshold === 0.5) assert.ok(multi > 0, 'the dynamic rule reveals several holes per step on some prompts');
+        }
+      });
+    }
+
+    test('T2 self-draft: a second model of the target accepts every step and gives identical output', async (t) => {
+      const weights = tinyPairWeights('perturbed').target;
+      const pair = { target: await factory(weights, 'greedy'), draft: await factory(weights, 'greedy') };
+      const some = prompts.slice(0, 8);
+      for (const request of [{ strategy: 'simsd-exact', rule: 'static' }, { strategy: 'simsd-exact', rule: 'dynamic', threshold: 0.5 }] as const) {
+        const native = request.rule === 'static' ? 'vanilla-static' : 'vanilla-dynamic';
+        const r = await assertIdentical(factory, weights, pair, some, { ...request, strategy: native, maxTokens: MAX_TOKENS }, { ...request, maxTokens: MAX_TOKENS });
+        for (const g of r.other) {
+          assert.equal(g.stats.matchedTokens, g.stats.draftedTokens, 'every drafted token is accepted');
+          assert.equal(g.stats.matchRate, 1);
+        }
+      }
+      const release: Generation[] = [];
+      for (const p of some) release.push(await run(pair, p, { strategy: 'simsd', maxTokens: MAX_TOKENS }));
+      t.diagnostic(`simsd (release) self-draft: ${summary(release)} (no gate)`);
+    });
+
+    test('simsd (release) with a 1-layer self-draft is lossless: the temporal window reproduces each draft state', async () => {
+      // With one layer, every K/V in the window depends only on (token, position), so MASK_i sees exactly the
+      // native state before step t_i (§3 reason 1 starts at layer 1). A wrong mask, position or RoPE copy breaks it.
+      const weights = truncatedDraft(tinyPairWeights('unrelated').target, 1);
+      const pair = { target: await factory(weights, 'greedy'), draft: await factory(weights, 'greedy') };
+      const r = await assertIdentical(factory, weights, pair, prompts.slice(0, 10), { strategy: 'vanilla-static', maxTokens: MAX_TOKENS }, { strategy: 'simsd', maxTokens: MAX_TOKENS });
+      for (const g of r.other) assert.equal(g.stats.matchedTokens, g.stats.draftedTokens);
+    });
+
+    test('fold ≡ separate clean pass: same output, same committed K/V (bits on the reference), one forward fewer per block', async () => {
+      const pair = await pairOf('perturbed');
+      const requests: GenerateRequest[] = [
+        { strategy: 'vanilla-static', maxTokens: MAX_TOKENS }, { strategy: 'vanilla-dynamic', maxTokens: MAX_TOKENS, threshold: 0.5 },
+        { strategy: 'simsd', maxTokens: MAX_TOKENS }, { strategy: 'simsd-exact', maxTokens: MAX_TOKENS },
+        { strategy: 'simsd-exact', maxTokens: MAX_TOKENS, blocksPerVerify: 2 }, { strategy: 'simsd', maxTokens: MAX_TOKENS, blocksPerVerify: 2 },
+      ];
+      for (const request of requests) {
+        for (const [i, prompt] of prompts.slice(0, 6).entries()) {
+          const runWith = async (fold: boolean) => {
+            const caches = { target: KvCache.forConfig(pair.target.config), draft: KvCache.forConfig(pair.draft?.config ?? pair.target.config) };
+            return { g: await generate(pair, caches, prompt, requestFor(i, { ...request, fold })), caches };
+          };
+          const folded = await runWith(true);
+          const separate = await runWith(false);
+          const what = `${request.strategy} K=${request.blocksPerVerify ?? 1}, prompt ${i}`;
+          if (!sameOutput(folded.g, separate.g)) assert.fail(await divergenceReport(factory, tinyPairWeights('perturbed').target, prompt, requestFor(i, request), separate.g, folded.g, `${what}: fold vs separate`));
+          const kvDiff = cacheDifference(folded.caches.target, separate.caches.target, pair.target.config);
+          assert.ok(kvDiff <= options.kvTolerance, `${what}: target K/V differ by ${kvDiff}`);
+          assert.equal(folded.g.stats.cleanPasses, 0);
+          assert.equal(folded.g.stats.foldedCleanPasses, separate.g.stats.cleanPasses, `${what}: every clean pass folded`);
+          assert.equal(folded.g.stats.targetForwards, separate.g.stats.targetForwards - separate.g.stats.cleanPasses, `${what}: forwards`);
+        }
+      }
+    });
+
+    test('K > 1 blocks per verification ≡ K = 1 (simsd-exact and simsd)', async (t) => {
+      const pair = await pairOf('perturbed');
+      const some = prompts.slice(0, 10);
+      const line: string[] = [];
+      for (const strategy of ['simsd-exact', 'simsd'] as const) {
+        const one: Generation[] = [];
+        for (const [i, p] of some.entries()) one.push(await run(pair, p, requestFor(i, { strategy, maxTokens: 20 })));
+        for (const k of strategy === 'simsd' ? [2] : [2, 3]) {
+          const many: Generation[] = [];
+          for (const [i, p] of some.entries()) many.push(await run(pair, p, requestFor(i, { strategy, maxTokens: 20, blocksPerVerify: k })));
+          for (const [i, g] of many.entries()) {
+            if (!sameOutput(g, one[i])) assert.fail(await divergenceReport(factory, tinyPairWeights('perturbed').target, some[i], requestFor(i, { strategy, maxTokens: 20 }), one[i], g, `${strategy} K=${k} vs K=1, prompt ${i}`));
+          }
+          line.push(`${strategy} K=${k}: ${summary(many)}`);
+        }
+        line.push(`${strategy} K=1: ${summary(one)}`);
+      }
+      for (const l of line) t.diagnostic(l);
+    });
+
+    test('cached decoding (prefill + KV cache + fold) ≡ full recompute of the whole sequence every step', async () => {
+      const pair = await pairOf('unrelated');
+      const debug = await factory(tinyPairWeights('unrelated').target, 'debug');
+      const long = [Array.from({ length: 70 }, (_, i) => (i * 31) % 500)]; // two prefill chunks
+      for (const [i, prompt] of [...prompts.slice(0, 6), ...long].entries()) {
+        for (const threshold of [undefined, 0.5]) {
+          const stopIds = new Set([...pair.target.config.stopIds, ...(i % 2 === 1 ? FREQUENT : [])]);
+          const want = await recomputeDecode(debug, prompt, { maxTokens: 12, stopIds, threshold });
+          const request: GenerateRequest = threshold === undefined ? { strategy: 'vanilla-static', maxTokens: 12 } : { strategy: 'vanilla-dynamic', maxTokens: 12, threshold };
+          const got = await run(pair, prompt, requestFor(i, request));
+          assert.deepEqual(Array.from(got.tokenIds), want.tokens, describeDivergence(`prompt ${i}`, want.tokens, got.tokenIds, prompt.length, want.trace));
+        }
+      }
+    });
+  });
+}
