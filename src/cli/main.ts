@@ -3,6 +3,7 @@
 import { CheckpointError } from '../model/errors';
 import { parseArgs, UsageError, type ParsedArgs } from './args';
 import { benchCommand, demoCommand, generateCommand } from './decode-commands';
+import { traceCommand } from './trace-command';
 import { convertCommand, inspectCommand, profileCommand, type Print } from './model-commands';
 
 type Command = (args: ParsedArgs, print: Print) => Promise<object>;
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   generate: { run: generateCommand, usage: 'simsd generate --target DIR [--draft DIR] (--prompt TEXT | --prompt-file F | --prompt-ids 1,2,3) [--chat] [--strategy auto|vanilla-static|vanilla-dynamic|simsd|simsd-exact] [--threshold T] [--temperature T --seed S] [--max-tokens N] [--json]' },
   bench: { run: benchCommand, usage: 'simsd bench --target DIR --draft DIR [--prompts FILE.jsonl] [--max-tokens N] [--json]' },
   demo: { run: demoCommand, usage: 'simsd demo [--file F --target DIR --draft DIR --max-tokens N] [--json]' },
+  trace: { run: traceCommand, usage: 'simsd trace [--file SOURCE] [--steps 400] [--layout auto|fim|prefix] [--max-tokens 24] [--target DIR --draft DIR] [--json]' },
   profile: { run: profileCommand, usage: 'simsd profile CONVERTED_DIR [--cache 512] [--rows 4,16] [--repeats 5] [--threads N] [--json]' },
 };
 

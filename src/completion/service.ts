@@ -42,7 +42,7 @@ export interface CancellationLike {
 export type CompletionSource = SuggestionSource | 'model';
 
 export interface CompletionOutcome {
-  readonly text: string;
+  readonly text: string | null;               // null: the model answered but post-processing discarded it
   readonly source: CompletionSource;
   readonly result: GenerationResult | null;   // null for zero-call answers
   readonly syncMs: number;                    // time spent on the caller's thread
@@ -114,7 +114,7 @@ export class CompletionService {
       this.suggestions.markShown(windows, text);
     }
     syncMs += this.clock.now() - syncStart;
-    return text === null ? null : { text, source: 'model', result, syncMs };
+    return { text, source: 'model', result, syncMs };
   }
 }
 

@@ -5,7 +5,7 @@ import type { CompletionOutcome } from './service';
 const WINDOW = 50;
 
 export interface StatsSnapshot {
-  readonly served: number;                 // suggestions shown
+  readonly served: number;                 // suggestions shown (model answers discarded by post-processing excluded)
   readonly zeroCall: number;               // of which served by the suggestion cache
   readonly modelCalls: number;
   readonly lastTokPerS: number | null;
@@ -27,7 +27,7 @@ export class CompletionStats {
   private last: CompletionOutcome | null = null;
 
   record(outcome: CompletionOutcome, latencyMs: number): void {
-    this.served++;
+    if (outcome.text !== null) this.served++;
     if (outcome.result === null) {
       this.zeroCall++;
       return;

@@ -32,6 +32,7 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider {
     }
     if (outcome === null || token.isCancellationRequested) return undefined;
     this.hooks.served(outcome, performance.now() - started);
+    if (outcome.text === null) return undefined;
     const item = this.item(document, position, outcome.text, context.selectedCompletionInfo);
     if (item) this.lastShown = outcome.text;
     return item ? [item] : undefined;
