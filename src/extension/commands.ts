@@ -1,6 +1,7 @@
 // Commands: Generate Code (instruction → chat prompt → code at the cursor, with progress and Cancel), Trigger
 // Completion, Toggle, Select Models, Show Log, Copy Debug Info, and the status-bar menu.
 import * as vscode from 'vscode';
+import { extractCode } from '../completion/chat-answer';
 import type { EngineHost } from '../engine/host';
 import type { Settings } from './settings';
 
@@ -75,10 +76,4 @@ async function generateCode(ctx: CommandContext): Promise<void> {
   } finally {
     ctx.setGenerating(false);
   }
-}
-
-/** The code of a chat answer: the first fenced block if there is one, else the whole text. */
-export function extractCode(text: string): string {
-  const fenced = /```[\w+-]*\n([\s\S]*?)(```|$)/.exec(text);
-  return (fenced ? fenced[1] : text).replace(/\s+$/, '') + '\n';
 }

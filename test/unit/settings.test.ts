@@ -1,0 +1,40 @@
+// simsd.* settings: defaults, valid values, and every bad value reported (with the default used instead).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readSettings } from '../../src/extension/settings';
+
+test('defaults when nothing is set', () => {
+  const { settings, problems } = readSettings(() => undefined);
+  assert.deepEqual(problems, []);
+  assert.equal(settings.decode.strategy, 'auto');
+  assert.equal(settings.completion.maxTokens, 64);
+  assert.equal(settings.completion.debounceMs, 'auto');
+  assert.equal(settings.cacheMaxMemoryMB, 1024);
+  assert.equal(settings.threads, null);
+});
+
+test('valid values are read', () => {
+  const values: Record<string, unknown> = { 'decode.strategy': 'simsd-exact', 'completion.debounceMs': 120, 'completion.multiline': 'never', threads: 3, 'model.target': ' /m/t ' };
+  const { settings, problems } = readSettings((k) => values[k]);
+  assert.deepEqual(problems, []);
+  assert.equal(settings.decode.strategy, 'simsd-exact');
+  assert.equal(settings.completion.debounceMs, 120);
+  assert.equal(settings.completion.multiline, 'never');
+  assert.equal(settings.threads, 3);
+  assert.equal(settings.model.target, '/m/t');
+});
+
+test('each bad value is named in a problem and replaced by the default', () => {
+  const values: Record<string, unknown> = {
+    'decode.strategy': 'fastest', 'completion.maxTokens': -3, 'decode.threshold': 2, 'executionProvider': 'cuda',
+    'completion.multiline': 'sometimes', 'enabledLanguages': 'python', 'enable': 'yes', 'completion.debounceMs': 'soon',
+  };
+  const { settings, problems } = readSettings((k) => values[k]);
+  for (const key of Object.keys(values)) assert.ok(problems.some((p) => p.startsWith(`simsd.${key}:`)), `no problem reported for ${key}: ${problems.join(' | ')}`);
+  assert.equal(settings.decode.strategy, 'auto');
+  assert.equal(settings.completion.maxTokens, 64);
+  assert.equal(settings.decode.threshold, 0.9);
+  assert.equal(settings.executionProvider, 'auto');
+  assert.deepEqual(settings.enabledLanguages, ['*']);
+  assert.equal(settings.completion.debounceMs, 'auto');
+});
