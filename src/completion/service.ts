@@ -78,6 +78,19 @@ export class CompletionService {
     return buildWindows(doc, cursor, { prefixLines: cursor.line - first, suffixLines: this.settings.suffixLines });
   }
 
+  /**
+   * The engine request for a position: the same prompt a completion there would send. With kind 'warmup' and
+   * no tokens it only prefills, so that after a cursor move the first keystroke re-prefills little (completion.md §2).
+   */
+  request(doc: DocumentSnapshot, cursor: CursorPosition, kind: 'completion' | 'warmup', maxTokens: number, multiline: boolean,
+    windows = this.windowsFor(doc, cursor)): EngineRequest {
+    return {
+      kind, fileKey: doc.uri, stopAtNewline: !multiline,
+      prompt: { kind: 'completion', windows, ring: this.ring, options: { maxPromptTokens: this.settings.maxPromptTokens, layout: this.settings.layout } },
+      params: { ...this.settings.decode, maxTokens },
+    };
+  }
+
   async complete(doc: DocumentSnapshot, cursor: CursorPosition, manual: boolean, cancel: CancellationLike): Promise<CompletionOutcome | null> {
     let syncStart = this.clock.now();
     if (!manual) this.timings = recordKeystroke(this.timings, syncStart);
@@ -98,11 +111,7 @@ export class CompletionService {
     if (cancel.isCancellationRequested) return null;
 
     const requested = this.clock.now();
-    const result = await this.engine.request({
-      kind: 'completion', fileKey: doc.uri, stopAtNewline: !multiline,
-      prompt: { kind: 'completion', windows, ring: this.ring, options: { maxPromptTokens: this.settings.maxPromptTokens, layout: this.settings.layout } },
-      params: { ...this.settings.decode, maxTokens: this.settings.maxTokens },
-    }, cancel);
+    const result = await this.engine.request(this.request(doc, cursor, 'completion', this.settings.maxTokens, multiline, windows), cancel);
     if (result === null || cancel.isCancellationRequested) return null;
     syncStart = this.clock.now();
     this.timings = recordResponse(this.timings, syncStart - requested);

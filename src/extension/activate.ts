@@ -51,6 +51,14 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
     failed: (err) => line(`completion failed: ${err.message}`),
   });
 
+  // Warm-up prefill when the cursor rests on another line while the engine is idle (lowest priority; the next
+  // keystroke supersedes it).
+  const warmup = lineWarmup((doc, position) => {
+    if (!host?.ready || !enabled || !languageAllowed(settings, doc) || host.queueDepth > 0) return;
+    const snapshot = { text: doc.getText(), languageId: doc.languageId, uri: doc.uri.toString() };
+    void host.request(service.request(snapshot, { line: position.line, character: position.character }, 'warmup', 0, false)).catch((err: Error) => line(`warm-up failed: ${err.message}`));
+  });
+
   async function startEngine(): Promise<void> {
     await host?.dispose();
     state = { kind: 'loading', detail: 'loading models…' };
@@ -101,6 +109,7 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
       render();
     }),
     vscode.workspace.onDidCloseTextDocument((doc) => host?.closeFile(doc.uri.toString())),
+    vscode.window.onDidChangeTextEditorSelection((e) => warmup.moved(e.textEditor.document, e.selections[0].active)),
     { dispose: () => void host?.dispose() },
   );
   void startEngine();
@@ -109,6 +118,22 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
 
 export function deactivate(): void {
   // Disposables registered in activate() stop the engine.
+}
+
+const WARMUP_IDLE_MS = 400;
+
+/** Calls `run` once the cursor has rested for WARMUP_IDLE_MS on a line other than the last warmed one. */
+function lineWarmup(run: (doc: vscode.TextDocument, position: vscode.Position) => void) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let last = '';
+  return {
+    moved(doc: vscode.TextDocument, position: vscode.Position): void {
+      clearTimeout(timer);
+      const key = `${doc.uri.toString()}#${position.line}`;
+      if (key === last) return;
+      timer = setTimeout(() => { last = key; run(doc, position); }, WARMUP_IDLE_MS);
+    },
+  };
 }
 
 function loadSettings(log: (s: string) => void): Settings {
