@@ -14,7 +14,8 @@ import {
   type Device, type MultilineSetting, type TriggerTimings,
 } from './trigger';
 
-export interface CompletionSettings {
+/** The `simsd.completion.*` settings the service reads (the extension adds `auto` and `fim`). */
+export interface CompletionLimits {
   readonly prefixLines: number;
   readonly suffixLines: number;
   readonly maxPromptTokens: number;
@@ -23,6 +24,9 @@ export interface CompletionSettings {
   readonly maxLines: number;
   readonly maxLineSuffix: number;
   readonly debounceMs: number | 'auto';
+}
+
+export interface CompletionSettings extends CompletionLimits {
   readonly layout: PromptLayout;          // 'fim' when enabled and the model supports it
   readonly decode: Omit<GenerateParams, 'maxTokens'>;
   readonly stopStrings?: readonly string[];

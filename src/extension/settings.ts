@@ -2,7 +2,7 @@
 // default is used instead, never a crash. Pure over a `get(key)` function so tests need no VS Code.
 import { isStrategyName } from '../decode/strategies';
 import type { StrategyName } from '../decode/types';
-import type { MultilineSetting } from '../completion/trigger';
+import type { CompletionLimits } from '../completion/service';
 
 export type Strategy = StrategyName | 'auto';
 export type ProviderSetting = 'auto' | 'cpu' | 'webgpu';
@@ -11,16 +11,8 @@ export interface Settings {
   readonly enable: boolean;
   readonly enabledLanguages: readonly string[];   // ['*'] = all
   readonly disabledGlobs: readonly string[];
-  readonly completion: {
+  readonly completion: CompletionLimits & {
     readonly auto: boolean;
-    readonly debounceMs: number | 'auto';
-    readonly prefixLines: number;
-    readonly suffixLines: number;
-    readonly maxPromptTokens: number;
-    readonly maxTokens: number;
-    readonly multiline: MultilineSetting;
-    readonly maxLines: number;
-    readonly maxLineSuffix: number;
     readonly fim: 'auto' | 'on' | 'off';
   };
   readonly decode: {
