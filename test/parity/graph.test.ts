@@ -70,7 +70,7 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 }
 
 for (const [label, shape, weights] of [['TINY fp32', TINY, 'fp32'], ['SMALL fp32', SMALL, 'fp32'], ['TINY int4 level 0', TINY, 'int4'], ['SMALL fp16 weights', SMALL, 'fp16']] as const) {
-  test(`ONNX graph ≡ reference forward (${label})`, async () => {
+  test(`ONNX graph ≡ reference forward (${label})`, async (t) => {
     const source = makeRandomWeights(fixtureConfig({ ...shape }), 7);
     const onnx = await openSession(source, { weights: weights as WeightFormat, variant: 'debug' });
     const reference = new ReferenceModel(effectiveWeights(source, weights as WeightFormat), 'debug');
@@ -78,6 +78,7 @@ for (const [label, shape, weights] of [['TINY fp32', TINY, 'fp32'], ['SMALL fp32
       for (const s of SCENARIOS) {
         const [a, b] = [await runScenario(onnx, s), await runScenario(reference, s)];
         const logitDiff = maxDiff(a.logits!, b.logits!);
+        t.diagnostic(`${s.name}: max |Δlogit| ${logitDiff.toExponential(2)}`);
         assert.ok(logitDiff <= 1e-4, `${s.name}: max |Δlogit| ${logitDiff}`);
         assert.deepEqual([...a.tokenIds], [...b.tokenIds], `${s.name}: argmax differs`);
         assert.ok(maxDiff(a.tokenProbs, b.tokenProbs) <= 1e-5, `${s.name}: probabilities differ`);
