@@ -90,13 +90,15 @@ export async function demoCommand(args: ParsedArgs, print: Print): Promise<objec
     const before = source.slice(0, at);
     const cursor = { line: before.split('\n').length - 1, character: at - before.lastIndexOf('\n') - 1 };
     const windows = buildWindows({ text: source.replace('<CURSOR>', ''), languageId: 'python', uri: file }, cursor);
-    const prompt = buildPrompt(windows, [], pair.tokenizer, { maxPromptTokens: 1024, layout: pair.fim ? 'fim' : 'prefix' });
+    const maxTokens = numberFlag(args, 'max-tokens', 48);
+    const maxPromptTokens = Math.min(1024, pair.contextTokens - maxTokens - pair.models.target.config.blockLength);
+    const prompt = buildPrompt(windows, [], pair.tokenizer, { maxPromptTokens, layout: pair.fim ? 'fim' : 'prefix' });
     print(`${path.basename(file)} at line ${cursor.line + 1}, ${prompt.layout} prompt of ${prompt.ids.length} tokens (models: ${Object.values(pair.labels).join(' + ')})`);
     const strategies = (stringFlag(args, 'strategies') ?? 'vanilla-static,vanilla-dynamic,simsd,simsd-exact').split(',').filter(isStrategyName);
     const results: Record<string, object> = {};
     for (const strategy of strategies) {
       const caches = { target: KvCache.forConfig(pair.models.target.config), draft: KvCache.forConfig((pair.models.draft ?? pair.models.target).config) };
-      const g = await generate(pair.models, caches, prompt.ids, { strategy, maxTokens: numberFlag(args, 'max-tokens', 48) });
+      const g = await generate(pair.models, caches, prompt.ids, { strategy, maxTokens });
       const text = pair.tokenizer.decode([...g.tokenIds], { skipSpecial: true });
       const s = g.stats;
       print(`\n── ${strategy}: ${s.newTokens} tokens, ${s.tokPerS.toFixed(1)} tok/s, ${s.targetForwardsPerToken.toFixed(2)} target forwards/token${s.acceptLength ? `, ${s.acceptLength.mean.toFixed(2)} accepted per target pass` : ''}`);

@@ -13,6 +13,7 @@ export interface LoadedPair {
   readonly models: ModelPair;
   readonly tokenizer: SdarTokenizer;
   readonly fim: boolean;                  // the target's manifest says FIM prompts work
+  readonly contextTokens: number;         // the target's trained context
   readonly labels: Readonly<Record<string, string>>;
   close(): Promise<void>;
 }
@@ -39,6 +40,7 @@ export async function loadPair(target: string, draft: string | null, variant: Gr
     models: { target: targetSession, draft: draftSession },
     tokenizer,
     fim: t.fim && tokenizer.fim !== null,
+    contextTokens: t.contextTokens,
     labels: { target: path.resolve(target), ...(draft ? { draft: path.resolve(draft) } : {}) },
     close: async () => { await targetSession.close(); await draftSession?.close(); },
   };

@@ -49,7 +49,7 @@ export class Engine {
     const ready: EngineReady = {
       executionProvider: provider.executionProvider, providerReason: provider.reason,
       target: config.target.label, draft: config.draft?.label ?? null, strategy: 'vanilla-static',
-      loadMs: 0, fim: target.fim && tokenizer.fim !== null,
+      loadMs: 0, fim: target.fim && tokenizer.fim !== null, contextTokens: target.contextTokens,
     };
     const engine = new Engine(models, tokenizer, ready, config, hooks);
     const strategy = await engine.calibrate();
@@ -72,7 +72,7 @@ export class Engine {
 
   async run(message: GenerateMessage, signal: CancelFlag): Promise<GenerationResult> {
     const received = performance.now();
-    const promptIds = this.promptIds(message.prompt);
+    const promptIds = this.promptIds(message.prompt, this.promptBudget(message.params.maxTokens));
     const cache = this.cacheFor(message.fileKey);
     const reusedTokens = cache.keepLength(promptIds);
     let stoppedAtNewline = false;
@@ -111,13 +111,28 @@ export class Engine {
     return { cacheBytes: this.budget.bytes, files: this.budget.files };
   }
 
-  private promptIds(prompt: PromptSpec): number[] {
+  /** Prompt tokens that leave room for the output within the model's context (one block of slack). */
+  private promptBudget(maxTokens: number): number {
+    return Math.max(this.models.target.config.blockLength, this.readyInfo.contextTokens - maxTokens - this.models.target.config.blockLength);
+  }
+
+  private promptIds(prompt: PromptSpec, budget: number): number[] {
     switch (prompt.kind) {
       case 'ids': return [...prompt.ids];
-      case 'completion': return [...buildPrompt(prompt.windows, prompt.ring, this.promptTokenizer, prompt.options).ids];
+      case 'completion': {
+        const options = { ...prompt.options, maxPromptTokens: Math.min(prompt.options.maxPromptTokens, budget) };
+        return [...buildPrompt(prompt.windows, prompt.ring, this.promptTokenizer, options).ids];
+      }
       case 'chat': {
-        const context = prompt.context.trim() === '' ? '' : `\n\nThe code around the cursor (${prompt.languageId}):\n\`\`\`\n${prompt.context}\n\`\`\``;
-        return this.tokenizer.encodeChat([{ role: 'user', content: `${prompt.instruction}${context}\nReply with code only.` }]);
+        const ask = (context: string) => this.tokenizer.encodeChat([{ role: 'user', content: `${prompt.instruction}${context}\nReply with code only.` }]);
+        const lines = prompt.context.split('\n');
+        // Keep the code context nearest the cursor that fits; the instruction itself is always kept.
+        for (let from = 0; from <= lines.length; from += Math.max(1, Math.ceil(lines.length / 8))) {
+          const code = lines.slice(from).join('\n');
+          const ids = ask(code.trim() === '' ? '' : `\n\nThe code before the cursor (${prompt.languageId}):\n\`\`\`\n${code}\n\`\`\``);
+          if (ids.length <= budget || code.trim() === '') return ids;
+        }
+        return ask('');
       }
     }
   }

@@ -19,22 +19,24 @@ export interface ResolvedModel {
   readonly checkpointDir: string;
   readonly converted: boolean;       // converted by this call (first run)
   readonly fim: boolean;             // the checkpoint's manifest.json says FIM prompts work
+  readonly contextTokens: number;    // positions the model was trained on (manifest), else max_position_embeddings
 }
 
 export async function resolveModel(dir: string, convertedRoot: string, log: (line: string) => void): Promise<ResolvedModel> {
   const abs = path.resolve(dir);
   if (!fs.existsSync(abs)) throw new CheckpointError(abs, 'missing-file', 'model folder not found');
   const fim = readFimVerdict(abs);
-  if (fs.existsSync(path.join(abs, MANIFEST))) return { convertedDir: abs, checkpointDir: abs, converted: false, fim };
   const config = readConfig(abs);
+  const contextTokens = readTrainedContext(abs) ?? config.maxPositions;
+  if (fs.existsSync(path.join(abs, MANIFEST))) return { convertedDir: abs, checkpointDir: abs, converted: false, fim, contextTokens };
   const weights: WeightFormat = parameterCount(config) <= FP32_MAX_PARAMS ? 'fp32' : 'int4';
   const out = path.join(convertedRoot, `${path.basename(abs)}-${weights}-${checkpointKey(abs, weights)}`);
-  if (fs.existsSync(path.join(out, MANIFEST))) return { convertedDir: out, checkpointDir: abs, converted: false, fim };
+  if (fs.existsSync(path.join(out, MANIFEST))) return { convertedDir: out, checkpointDir: abs, converted: false, fim, contextTokens };
   log(`converting ${abs} to ${weights} ONNX in ${out}`);
   const started = Date.now();
   await convertCheckpoint(abs, out, { weights, accuracyLevel: 4 });
   log(`converted ${path.basename(abs)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return { convertedDir: out, checkpointDir: abs, converted: true, fim };
+  return { convertedDir: out, checkpointDir: abs, converted: true, fim, contextTokens };
 }
 
 function checkpointKey(dir: string, weights: WeightFormat): string {
@@ -45,6 +47,15 @@ function checkpointKey(dir: string, weights: WeightFormat): string {
     hash.update(`|${name}:${st.size}:${st.mtimeMs}`);
   }
   return hash.digest('hex').slice(0, 12);
+}
+
+/** `trained_context_tokens` of the checkpoint's manifest.json (our embedded pair: 256), or null. */
+function readTrainedContext(dir: string): number | null {
+  const file = path.join(dir, 'manifest.json');
+  if (!fs.existsSync(file)) return null;
+  const json: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const n = typeof json === 'object' && json !== null ? (json as { trained_context_tokens?: unknown }).trained_context_tokens : undefined;
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : null;
 }
 
 /** `manifest.json` beside the checkpoint (our embedded pair writes one): `{ "fim": true|false, … }`. */

@@ -78,6 +78,7 @@ export interface EngineReady {
   readonly strategy: string;        // what `auto` chose at calibration
   readonly loadMs: number;
   readonly fim: boolean;            // the target's manifest says FIM prompts work
+  readonly contextTokens: number;   // prompt + output are kept within this many positions
 }
 
 export type EngineMessage =
