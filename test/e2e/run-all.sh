@@ -37,9 +37,9 @@ step() {  # step NAME OUTDIR CMD...
   local last rc
   # pipefail: the substitution's status is the script's when it fails.
   if [ -n "$out" ]; then
-    last=$(SIMSD_E2E_OUT="$out" "$@" | tee /dev/stderr | tail -1); rc=$?
+    last=$(SIMSD_E2E_OUT="$out" "$@" | tee -a /dev/stderr | tail -1); rc=$?
   else
-    last=$(env -u SIMSD_E2E_OUT "$@" | tee /dev/stderr | tail -1); rc=$?
+    last=$(env -u SIMSD_E2E_OUT "$@" | tee -a /dev/stderr | tail -1); rc=$?
   fi
   RESULTS+=("$name: rc $rc, $(( $(date +%s) - t )) s, ${last:-no summary}")
   [ "$rc" = 0 ] || FAILED=$((FAILED + 1))
