@@ -34,7 +34,8 @@ export class Engine {
     private readonly hooks: EngineHooks,
   ) {
     this.budget = new PrefixCacheBudget(config.cacheBudgetBytes);
-    this.promptTokenizer = memoizeTokenizer({ encode: (t) => tokenizer.encode(t), fim: readyInfo.fim ? tokenizer.fim : null });
+    // The layout is the host's choice (simsd.completion.fim and the manifest); FIM needs the tokenizer's ids.
+    this.promptTokenizer = memoizeTokenizer({ encode: (t) => tokenizer.encode(t), fim: tokenizer.fim });
   }
 
   static async load(config: EngineConfig, provider: ProviderChoice, hooks: EngineHooks): Promise<Engine> {
