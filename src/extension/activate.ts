@@ -45,7 +45,11 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
     allowed: (doc, manual) => enabled && host?.ready !== null && host !== null && (manual || (settings.completion.auto && !generating)) && languageAllowed(settings, doc),
     served: (outcome, latencyMs) => {
       stats.record(outcome, latencyMs);
-      if (outcome.result) line(`completion: ${outcome.result.tokenIds.length} tokens, ${outcome.result.stats.tokPerS.toFixed(1)} tok/s, ${outcome.result.strategy}, reused ${outcome.result.prefix.reusedTokens}/${outcome.result.prefix.promptTokens} prompt tokens, ${Math.round(latencyMs)} ms`);
+      if (outcome.result) {
+        const r = outcome.result;
+        const shown = outcome.text === null ? `; discarded by post-processing: ${JSON.stringify(r.text.slice(0, 60))}` : '';
+        line(`completion: ${r.tokenIds.length} tokens, ${r.stats.tokPerS.toFixed(1)} tok/s, ${r.strategy}, reused ${r.prefix.reusedTokens}/${r.prefix.promptTokens} prompt tokens, ${Math.round(latencyMs)} ms${shown}`);
+      }
       render();
     },
     failed: (err) => line(`completion failed: ${err.message}`),

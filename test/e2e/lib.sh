@@ -28,8 +28,10 @@ e2e_workdir() {
   mkdir -p "$W/user/User" "$W/exts" "$W/ws"
   : > "$W/cs-config.yaml"   # else code-server reads, or creates with a password, ~/.config/code-server/config.yaml
   cp "$E2E_DIR/profile/settings.json" "$E2E_DIR/profile/keybindings.json" "$W/user/User/"
-  # Workspace files: the cursor goes to the end of the `return ` line (the e2e scripts know the line numbers).
-  printf 'def add(a, b):\n    """Return the sum of a and b."""\n    return \n\n\nprint(add(1, 2))\n' > "$W/ws/sample.py"
+  # Workspace files: the cursor goes to the end of line 3 (py) and 2 (ts); the e2e scripts know the line numbers.
+  # The embedded model is deterministic: at these positions it gives a first line that post-processing keeps
+  # (at `return ` in Python it answers a single character, which the 2-character minimum drops).
+  printf 'class Point:\n    def __init__(self, x, y):\n        self.\n\n\nprint(Point(1, 2))\n' > "$W/ws/sample.py"
   printf 'export function add(a: number, b: number): number {\n  return \n}\n\nconsole.log(add(1, 2));\n' > "$W/ws/sample.ts"
   export W
 }

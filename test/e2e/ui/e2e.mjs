@@ -27,7 +27,7 @@ const INSTRUCTION = 'return the larger of a and b';
 // The workspace files ui/run.sh writes (lib.sh e2e_workdir): the cursor goes to the end of `line` (1-based),
 // then keys are typed one at a time (typingKeys(); `typed` is the fallback). Keep these in step with lib.sh.
 const FILES = [
-  { key: 'py', name: 'sample.py', line: 3, typed: 'a +' },
+  { key: 'py', name: 'sample.py', line: 3, typed: 'x =' },
   { key: 'ts', name: 'sample.ts', line: 2, typed: 'a +' },
 ];
 

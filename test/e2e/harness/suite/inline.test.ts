@@ -20,7 +20,7 @@ function scratchFolder(): string {
 
 describe('inline completion', () => {
   const cases = [
-    { file: 'harness-inline.py', content: 'def add(a, b):\n    """Return the sum of a and b."""\n    return \n', line: 2 },
+    { file: 'harness-inline.py', content: 'class Point:\n    def __init__(self, x, y):\n        self.\n', line: 2 },
     { file: 'harness-inline.ts', content: 'export function add(a: number, b: number): number {\n  return \n}\n', line: 1 },
   ];
   for (const c of cases) {
