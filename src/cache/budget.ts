@@ -21,6 +21,8 @@ export class PrefixCacheBudget {
 
   /** Stores or re-weighs `cache`; a cache larger than the whole budget is not kept. */
   touch(fileKey: string, cache: FilePrefixCache): boolean {
+    // lru-cache recomputes a size only when the value object changes: delete first so a grown cache is re-weighed.
+    this.lru.delete(fileKey);
     this.lru.set(fileKey, cache);
     return this.lru.has(fileKey);
   }

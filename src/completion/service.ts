@@ -90,7 +90,10 @@ export class CompletionService {
     windows = this.windowsFor(doc, cursor)): EngineRequest {
     return {
       kind, fileKey: doc.uri, stopAtNewline: !multiline,
-      prompt: { kind: 'completion', windows, ring: this.ring, options: { maxPromptTokens: this.settings.maxPromptTokens, layout: this.settings.layout } },
+      prompt: {
+        kind: 'completion', windows, ring: this.ring, outputReserve: this.settings.maxTokens,
+        options: { maxPromptTokens: this.settings.maxPromptTokens, layout: this.settings.layout },
+      },
       params: { ...this.settings.decode, maxTokens },
     };
   }

@@ -8,7 +8,7 @@ import { PrefixCacheBudget } from '../cache/budget';
 import { FilePrefixCache } from '../cache/prefix-cache';
 import { updateEstimates, type AutoEstimates } from '../decode/auto';
 import { calibrate } from '../decode/calibrate';
-import { generate, strategyFor, type ModelPair } from '../decode/generate';
+import { generate, strategyFor, type Generation, type ModelPair } from '../decode/generate';
 import type { ProviderChoice } from '../model/provider';
 import { ModelSession } from '../model/session';
 import { loadTokenizer, type SdarTokenizer } from '../model/tokenizer';
@@ -23,6 +23,9 @@ export interface EngineHooks {
 
 export class Engine {
   private estimates: AutoEstimates = {};
+  /** Files closed while their request ran: their cache is dropped when the request ends. */
+  private readonly closedDuringRun = new Set<string>();
+  private runningFile: string | null = null;
   private readonly budget: PrefixCacheBudget;
   private readonly promptTokenizer: PromptTokenizer;
 
@@ -73,25 +76,35 @@ export class Engine {
 
   async run(message: GenerateMessage, signal: CancelFlag): Promise<GenerationResult> {
     const received = performance.now();
-    const promptIds = this.promptIds(message.prompt, this.promptBudget(message.params.maxTokens));
+    const params = this.withinContext(message);
+    const promptIds = this.promptIds(message.prompt, this.promptBudget(message.prompt.kind === 'completion' ? message.prompt.outputReserve : params.maxTokens));
+    this.closedDuringRun.delete(message.fileKey); // a request for it means the file is open (again)
     const cache = this.cacheFor(message.fileKey);
+    this.runningFile = message.fileKey;
     const reusedTokens = cache.keepLength(promptIds);
     let stoppedAtNewline = false;
     const flag: CancelFlag = { get cancelled() { return signal.cancelled || stoppedAtNewline; } };
     let text = '';
     const tokens: number[] = [];
-    const generation = await generate(
-      this.models, { target: cache.target, draft: cache.draft ?? undefined }, promptIds,
-      { ...message.params, autoEstimates: this.estimates }, flag,
-      (p) => {
-        tokens.push(...p.tokens);
-        text = this.tokenizer.decode(tokens, { skipSpecial: true });
-        if (message.stopAtNewline && /\S[^\n]*\n/.test(text)) stoppedAtNewline = true;
-        if (p.tokens.length > 0) this.hooks.progress(message.id, text);
-      },
-    );
+    let generation: Generation;
+    try {
+      generation = await generate(
+        this.models, { target: cache.target, draft: cache.draft ?? undefined }, promptIds,
+        { ...params, autoEstimates: this.estimates }, flag,
+        (p) => {
+          tokens.push(...p.tokens);
+          text = this.tokenizer.decode(tokens, { skipSpecial: true });
+          if (message.stopAtNewline && /\S[^\n]*\n/.test(text)) stoppedAtNewline = true;
+          if (p.tokens.length > 0) this.hooks.progress(message.id, text);
+        },
+      );
+    } finally {
+      this.runningFile = null;
+    }
     cache.record([...promptIds, ...generation.tokenIds]);
-    if (message.fileKey !== '' && !this.budget.touch(message.fileKey, cache)) {
+    if (this.closedDuringRun.delete(message.fileKey)) {
+      this.budget.delete(message.fileKey);
+    } else if (message.fileKey !== '' && !this.budget.touch(message.fileKey, cache)) {
       this.hooks.log(`the prefix cache of ${message.fileKey} (${cache.bytes} bytes) exceeds simsd.cache.maxMemoryMB; not kept`);
     }
     if (message.params.strategy === 'auto') this.estimates = updateEstimates(this.estimates, generation.stats);
@@ -106,10 +119,22 @@ export class Engine {
 
   closeFile(fileKey: string): void {
     this.budget.delete(fileKey);
+    if (fileKey === this.runningFile) this.closedDuringRun.add(fileKey);
   }
 
   get memory(): { cacheBytes: number; files: number } {
     return { cacheBytes: this.budget.bytes, files: this.budget.files };
+  }
+
+  /**
+   * The output budget kept within the model's context: at most half of it, so that a Generate Code request of
+   * 256 tokens on a 256-token model still leaves room for the instruction and its code context.
+   */
+  private withinContext(message: GenerateMessage): GenerateMessage['params'] {
+    const cap = Math.floor(this.readyInfo.contextTokens / 2);
+    if (message.params.maxTokens <= cap) return message.params;
+    this.hooks.log(`maxTokens ${message.params.maxTokens} exceeds half of the model's ${this.readyInfo.contextTokens}-token context; using ${cap}`);
+    return { ...message.params, maxTokens: cap };
   }
 
   /** Prompt tokens that leave room for the output within the model's context (one block of slack). */

@@ -30,15 +30,15 @@ interface Pending {
   reject(err: Error): void;
 }
 
+/** Consecutive crashes with no answered request in between after which the engine stays off. */
 const MAX_RESTARTS = 3;
-const RESTART_WINDOW_MS = 60_000;
 
 export class EngineHost {
   private transport: EngineTransport | null = null;
   private readonly scheduler = new Scheduler();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private restarts: number[] = [];
+  private crashesSinceAnswer = 0;
   private stopped = false;
   private readyInfo: EngineReady | null = null;
 
@@ -69,6 +69,7 @@ export class EngineHost {
 
   /** Resolves with the result, or null when the request was cancelled or superseded (latest wins). */
   request(req: EngineRequest, cancellation?: { onCancellationRequested(listener: () => void): unknown }): Promise<GenerationResult | null> {
+    if (this.stopped || this.transport === null) return Promise.resolve(null); // disposed or gave up: nothing will answer
     const id = this.nextId++;
     const message: GenerateMessage = {
       type: 'generate', id, kind: req.kind, fileKey: req.fileKey, prompt: req.prompt, params: req.params,
@@ -92,6 +93,7 @@ export class EngineHost {
 
   async dispose(): Promise<void> {
     this.stopped = true;
+    this.readyInfo = null;
     this.apply(this.scheduler.reset());
     const t = this.transport;
     this.transport = null;
@@ -132,6 +134,7 @@ export class EngineHost {
         this.pending.get(m.id)?.onProgress?.(m.text);
         return;
       case 'done':
+        this.crashesSinceAnswer = 0;
         return this.settle(m.result.id, (p) => p.resolve(m.result));
       case 'cancelled':
         return this.settle(m.id, (p) => p.resolve(null));
@@ -164,9 +167,8 @@ export class EngineHost {
       }
     }
     this.scheduler.reset();
-    const now = Date.now();
-    this.restarts = [...this.restarts.filter((t) => now - t < RESTART_WINDOW_MS), now];
-    const restarting = this.restarts.length <= MAX_RESTARTS;
+    this.crashesSinceAnswer++;
+    const restarting = this.crashesSinceAnswer <= MAX_RESTARTS;
     this.events.failed(`the engine stopped (${reason})${restarting ? '; restarting it' : '; it keeps failing, so it stays off until reload'}`, restarting);
     if (restarting) this.start();
   }

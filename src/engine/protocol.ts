@@ -30,7 +30,9 @@ export interface EngineConfig {
 
 /** What to turn into prompt ids, in the engine (tokenization stays off the extension host's thread). */
 export type PromptSpec =
-  | { readonly kind: 'completion'; readonly windows: ContextWindows; readonly ring: readonly RingChunk[]; readonly options: PromptOptions }
+  // outputReserve: tokens kept free for the output. A warm-up passes the completion's value, not its own 0, so that
+  // both build the same prompt (and the warm-up fills exactly the prefix cache the completion will reuse).
+  | { readonly kind: 'completion'; readonly windows: ContextWindows; readonly ring: readonly RingChunk[]; readonly options: PromptOptions; readonly outputReserve: number }
   | { readonly kind: 'chat'; readonly instruction: string; readonly context: string; readonly languageId: string }
   | { readonly kind: 'ids'; readonly ids: readonly number[] };
 

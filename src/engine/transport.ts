@@ -43,11 +43,16 @@ export function childTransport(workerScript: string): EngineTransport {
   let stderrTail = '';
   child.stderr?.on('data', (chunk: Buffer) => { stderrTail = (stderrTail + chunk.toString()).slice(-2000); });
   let exitListener: (reason: string) => void = () => undefined;
-  child.on('exit', (code, signal) => {
-    if (!terminating) exitListener(`${signal ?? `exit code ${code}`}${stderrTail ? `: ${stderrTail.trim().split('\n').pop()}` : ''}`);
-  });
+  let reported = false;
+  const report = (reason: string) => {
+    if (terminating || reported) return;
+    reported = true;
+    exitListener(reason);
+  };
+  child.on('error', (err) => report(err.message)); // spawn failure, or EPIPE from a dying child
+  child.on('exit', (code, signal) => report(`${signal ?? `exit code ${code}`}${stderrTail ? `: ${stderrTail.trim().split('\n').pop()}` : ''}`));
   return {
-    post: (message) => { if (child.connected) child.send(message); },
+    post: (message) => { if (child.connected) child.send(message, (err) => { if (err) report(err.message); }); },
     onMessage: (listener) => child.on('message', (m) => listener(m as EngineMessage)),
     onExit: (listener) => { exitListener = listener; },
     terminate: async () => {

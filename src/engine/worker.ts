@@ -15,6 +15,7 @@ function serve(post: Post, listen: (handler: (m: HostMessage) => void) => void, 
   const cancelled = new Set<number>();
   const queue: GenerateMessage[] = [];
   let running = false;
+  let runningId: number | null = null;
   const log = (line: string) => post({ type: 'log', line });
 
   async function drain(): Promise<void> {
@@ -22,6 +23,7 @@ function serve(post: Post, listen: (handler: (m: HostMessage) => void) => void, 
     running = true;
     while (queue.length > 0) {
       const message = queue.shift() as GenerateMessage;
+      runningId = message.id;
       await loading;
       const signal = { get cancelled() { return cancelled.has(message.id); } };
       try {
@@ -35,6 +37,7 @@ function serve(post: Post, listen: (handler: (m: HostMessage) => void) => void, 
         else post({ type: 'error', id: message.id, message: (err as Error).message, fatal: false });
       } finally {
         cancelled.delete(message.id);
+        runningId = null;
       }
     }
     running = false;
@@ -57,7 +60,8 @@ function serve(post: Post, listen: (handler: (m: HostMessage) => void) => void, 
         void drain();
         return;
       case 'cancel':
-        cancelled.add(m.id);
+        // A cancel can cross the answer on its way; remember it only while the request is still here.
+        if (m.id === runningId || queue.some((q) => q.id === m.id)) cancelled.add(m.id);
         return;
       case 'closeFile':
         engine?.closeFile(m.fileKey);

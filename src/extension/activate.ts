@@ -58,17 +58,25 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
   // Warm-up prefill when the cursor rests on another line while the engine is idle (lowest priority; the next
   // keystroke supersedes it).
   const warmup = lineWarmup((doc, position) => {
-    if (!host?.ready || !enabled || !languageAllowed(settings, doc) || host.queueDepth > 0) return;
+    if (!host?.ready || !enabled || doc.isClosed || !languageAllowed(settings, doc) || host.queueDepth > 0) return;
     const snapshot = { text: doc.getText(), languageId: doc.languageId, uri: doc.uri.toString() };
     void host.request(service.request(snapshot, { line: position.line, character: position.character }, 'warmup', 0, false)).catch((err: Error) => line(`warm-up failed: ${err.message}`));
   });
 
+  // Settings events can come in bursts (Select Models writes two keys): each start supersedes the previous one,
+  // and only the latest creates an engine.
+  let starts = 0;
   async function startEngine(): Promise<void> {
-    await host?.dispose();
+    const mine = ++starts;
+    const old = host;
+    host = null;
+    service.suggestions.clear(); // texts of the previous models or settings
+    await old?.dispose();
     state = { kind: 'loading', detail: 'loading models…' };
     render();
     const pair = modelPair(context.extensionPath, settings);
     const provider = await chooseProvider(settings, workerScript, line);
+    if (mine !== starts) return;
     const config = engineConfig(pair, settings, context.globalStorageUri.fsPath);
     host = new EngineHost(config, provider, () => (provider.executionProvider === 'webgpu' ? childTransport(workerScript) : workerTransport(workerScript)), {
       log: line,
@@ -176,9 +184,10 @@ function languageAllowed(s: Settings, doc: vscode.TextDocument): boolean {
 async function chooseProvider(s: Settings, workerScript: string, log: (line: string) => void): Promise<ProviderChoice> {
   if (s.executionProvider === 'cpu') return { executionProvider: 'cpu', reason: 'simsd.executionProvider is "cpu"' };
   const reason = await new Promise<string | null>((resolve) => {
-    const child = fork(workerScript, ['--probe-webgpu'], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = fork(workerScript, ['--probe-webgpu'], { stdio: ['ignore', 'pipe', 'ignore', 'ipc'] });
     let out = '';
     const timer = setTimeout(() => { child.kill(); resolve('the WebGPU probe timed out'); }, 60_000);
+    child.on('error', (err) => { clearTimeout(timer); resolve(`the WebGPU probe could not run: ${err.message}`); });
     child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);

@@ -56,6 +56,8 @@ async function generateCode(ctx: CommandContext): Promise<void> {
   const around = new vscode.Range(Math.max(0, selection.start.line - 40), 0, selection.start.line, selection.start.character);
   const context = selection.isEmpty ? document.getText(around) : document.getText(selection);
   const settings = ctx.settings();
+  const version = document.version;
+  let cancelled = false;
   ctx.setGenerating(true);
   try {
     const result = await vscode.window.withProgress(
@@ -64,11 +66,16 @@ async function generateCode(ctx: CommandContext): Promise<void> {
         kind: 'generate', fileKey: '', prompt: { kind: 'chat', instruction, context, languageId: document.languageId },
         params: { strategy: settings.decode.strategy, maxTokens: settings.generate.maxTokens, threshold: settings.decode.threshold },
         onProgress: (text) => progress.report({ message: `${text.length} characters` }),
-      }, token),
+      }, { onCancellationRequested: (listener: () => void) => token.onCancellationRequested(() => { cancelled = true; listener(); }) }),
     );
-    if (result === null) return;
+    if (result === null || cancelled) return;
     const code = extractCode(result.text);
     if (code.trim() === '') return void vscode.window.showWarningMessage('SimSD: the model produced no code.');
+    if (document.isClosed || document.version !== version) {
+      // The text moved while the model ran: inserting at the old position could land anywhere.
+      await vscode.env.clipboard.writeText(code);
+      return void vscode.window.showInformationMessage('SimSD: the document changed during generation; the code is on the clipboard.');
+    }
     await editor.edit((edit) => (selection.isEmpty ? edit.insert(selection.active, code) : edit.replace(selection, code)));
     ctx.log.appendLine(`generate: ${result.tokenIds.length} tokens, ${result.stats.tokPerS.toFixed(1)} tok/s, ${result.strategy}`);
   } catch (err) {

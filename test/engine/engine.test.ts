@@ -2,7 +2,9 @@
 // (reuse ≡ full re-prefill), a cancellation storm (1,000 requests at 50/s), and a restart after a crash.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { buildWindows } from '../../src/completion/context';
 import { EngineHost, type EngineRequest } from '../../src/engine/host';
 import type { EngineConfig, GenerationResult } from '../../src/engine/protocol';
 import { workerTransport, type EngineTransport } from '../../src/engine/transport';
@@ -15,6 +17,8 @@ let config: EngineConfig;
 
 before(() => {
   makeCheckpoint(join(work.path, 'target'), { ...SMALL, seed: 11 });
+  // A short trained context (as the embedded pair's 256) makes the prompt budget bind, as in the extension.
+  writeFileSync(join(work.path, 'target', 'manifest.json'), JSON.stringify({ trained_context_tokens: 160 }));
   makeCheckpoint(join(work.path, 'draft'), { ...TINY, seed: 12 });
   config = {
     target: { dir: join(work.path, 'target'), label: 'tiny target' }, draft: { dir: join(work.path, 'draft'), label: 'tiny draft' },
@@ -54,6 +58,27 @@ test('completions reuse the file prefix cache, and reuse gives the same tokens a
     const cold = await host.request({ ...prompt(typed), fileKey: 'file:///fresh.py' }) as GenerationResult;
     assert.equal(cold.prefix.reusedTokens, 0);
     assert.deepEqual(warm.tokenIds, cold.tokenIds, 'prefix-cache reuse ≡ full re-prefill');
+  } finally {
+    await host.dispose();
+  }
+});
+
+test('a warm-up prefill builds the same prompt as the completion after it, which then re-prefills nothing', async () => {
+  const host = await startHost();
+  try {
+    const text = Array.from({ length: 60 }, (_, i) => `def f${i}(x):\n    return x + ${i}\n`).join('') + 'def g(y):\n    return ';
+    const lines = text.split('\n');
+    const windows = buildWindows({ text, languageId: 'python', uri: 'file:///w.py' }, { line: lines.length - 1, character: lines[lines.length - 1].length });
+    const spec = (kind: 'warmup' | 'completion', maxTokens: number): EngineRequest => ({
+      kind, fileKey: 'file:///w.py', params: { strategy: 'vanilla-static', maxTokens },
+      prompt: { kind: 'completion', windows, ring: [], outputReserve: 24, options: { maxPromptTokens: 1024, layout: 'prefix' } },
+    });
+    const warm = await host.request(spec('warmup', 0)) as GenerationResult;
+    assert.equal(warm.tokenIds.length, 0);
+    assert.ok(warm.prefix.promptTokens <= 160 - 24, `the prompt stays within the context (${warm.prefix.promptTokens})`);
+    const completion = await host.request(spec('completion', 24)) as GenerationResult;
+    assert.equal(completion.prefix.promptTokens, warm.prefix.promptTokens);
+    assert.equal(completion.prefix.prefilledTokens, 0, 'everything was prefilled by the warm-up');
   } finally {
     await host.dispose();
   }

@@ -1,0 +1,85 @@
+// EngineHost over a fake transport: latest wins through the scheduler, nothing hangs after dispose, and a
+// crashing engine is restarted until it keeps failing with no answer in between.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EngineHost, type EngineRequest } from '../../src/engine/host';
+import type { EngineConfig, EngineMessage, GenerationResult, HostMessage } from '../../src/engine/protocol';
+import type { EngineTransport } from '../../src/engine/transport';
+
+const CONFIG: EngineConfig = { target: { dir: '/none', label: 't' }, draft: null, executionProvider: 'cpu', threads: 1, cacheBudgetBytes: 1, convertedRoot: '/none' };
+const REQUEST: EngineRequest = { kind: 'completion', fileKey: 'f', prompt: { kind: 'ids', ids: [1, 2, 3] }, params: { strategy: 'vanilla-static', maxTokens: 4 } };
+
+interface Fake { transport: EngineTransport; sent: HostMessage[]; reply(m: EngineMessage): void; crash(reason: string): void }
+
+function fakeTransport(): Fake {
+  let onMessage: (m: EngineMessage) => void = () => undefined;
+  let onExit: (r: string) => void = () => undefined;
+  const sent: HostMessage[] = [];
+  return {
+    sent,
+    transport: { post: (m) => sent.push(m), onMessage: (l) => { onMessage = l; }, onExit: (l) => { onExit = l; }, terminate: async () => undefined },
+    reply: (m) => onMessage(m),
+    crash: (r) => onExit(r),
+  };
+}
+
+function result(id: number): GenerationResult {
+  return { id, text: 'x', tokenIds: [1], finishReason: 'length', strategy: 'vanilla-static', engineMs: 1,
+    prefix: { promptTokens: 3, reusedTokens: 0, prefilledTokens: 0, prefillMs: 0 },
+    stats: { strategy: 'vanilla-static', newTokens: 1, targetForwards: 1, draftForwards: 0, targetRows: 4, draftRows: 0, cleanPasses: 0, foldedCleanPasses: 0, verifications: 0, acceptLength: null, draftedTokens: 0, matchedTokens: 0, matchRate: null, targetForwardsPerToken: 1, draftForwardsPerToken: 0, prefillTokens: 0, prefillMs: 0, decodeMs: 1, tokPerS: 1000 } };
+}
+
+function host(fakes: Fake[], failures: string[] = []): EngineHost {
+  return new EngineHost(CONFIG, { executionProvider: 'cpu', reason: 'test' }, () => {
+    const f = fakeTransport();
+    fakes.push(f);
+    return f.transport;
+  }, { log: () => undefined, ready: () => undefined, failed: (m) => failures.push(m) });
+}
+
+test('a newer completion cancels the running one and replaces the queued one; both older promises settle as null', async () => {
+  const fakes: Fake[] = [];
+  const h = host(fakes);
+  h.start();
+  const first = h.request(REQUEST);
+  const second = h.request(REQUEST);
+  const third = h.request(REQUEST);
+  const sent = fakes[0].sent;
+  assert.deepEqual(sent.map((m) => m.type), ['init', 'generate', 'cancel']);
+  assert.equal(await second, null, 'the queued request was replaced by the newer one');
+  fakes[0].reply({ type: 'cancelled', id: 1 });
+  assert.equal(await first, null);
+  assert.equal(sent[sent.length - 1].type, 'generate', 'the latest request starts once the engine is idle');
+  fakes[0].reply({ type: 'done', result: result(3) });
+  assert.equal((await third)?.id, 3);
+});
+
+test('after dispose, requests settle at once instead of hanging', async () => {
+  const fakes: Fake[] = [];
+  const h = host(fakes);
+  h.start();
+  fakes[0].reply({ type: 'ready', v: 1, ready: { executionProvider: 'cpu', providerReason: '', target: 't', draft: null, strategy: 'vanilla-static', loadMs: 1, fim: false, contextTokens: 256 } });
+  const pending = h.request(REQUEST);
+  await h.dispose();
+  assert.equal(await pending, null);
+  assert.equal(h.ready, null);
+  assert.equal(await h.request(REQUEST), null);
+});
+
+test('the engine is restarted after a crash, but not forever when it never answers', async () => {
+  const fakes: Fake[] = [];
+  const failures: string[] = [];
+  const h = host(fakes, failures);
+  h.start();
+  const inFlight = h.request(REQUEST);
+  fakes[0].crash('boom');
+  await assert.rejects(inFlight, /engine stopped \(boom\)/);
+  assert.equal(fakes.length, 2, 'restarted');
+  const answered = h.request(REQUEST);
+  fakes[1].reply({ type: 'done', result: result(2) });
+  assert.ok(await answered);
+  for (let i = 1; i <= 4; i++) fakes[fakes.length - 1].crash(`crash ${i}`);
+  assert.equal(fakes.length, 5, 'three more restarts after the last answer, then it stays off');
+  assert.match(failures[failures.length - 1], /stays off/);
+  assert.equal(await h.request(REQUEST), null);
+});
