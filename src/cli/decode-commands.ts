@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildWindows } from '../completion/context';
 import { buildPrompt } from '../completion/prompt';
-import { calibrate } from '../decode/calibrate';
+import { CALIBRATION_TEXT, calibrateForAuto } from '../decode/calibrate';
 import { generate, strategyFor, type GenerateRequest } from '../decode/generate';
 import { isStrategyName, STRATEGIES } from '../decode/strategies';
 import type { StrategyName } from '../decode/types';
@@ -42,7 +42,7 @@ export async function generateCommand(args: ParsedArgs, print: Print): Promise<o
       fold: !args.flags.has('no-fold'), blocksPerVerify: numberFlag(args, 'blocks-per-verify', 1),
     };
     const autoEstimates = strategy === 'auto' && pair.models.draft
-      ? await calibrate(pair.models, pair.tokenizer.encode('def add(a, b):\n    return a + b\n'), { temperature, seed: request.seed }, ['vanilla-static', 'simsd-exact'], undefined, { maxTokens: 16, runs: 1 })
+      ? await calibrateForAuto(pair.models, pair.tokenizer.encode(CALIBRATION_TEXT), { temperature, seed: request.seed })
       : undefined;
     const chosen = strategyFor({ ...request, autoEstimates }, pair.models.draft !== undefined);
     const caches = { target: KvCache.forConfig(pair.models.target.config), draft: pair.models.draft ? KvCache.forConfig(pair.models.draft.config) : undefined };
@@ -97,7 +97,7 @@ export async function demoCommand(args: ParsedArgs, print: Print): Promise<objec
     const strategies = (stringFlag(args, 'strategies') ?? 'vanilla-static,vanilla-dynamic,simsd,simsd-exact').split(',').filter(isStrategyName);
     const results: Record<string, object> = {};
     for (const strategy of strategies) {
-      const caches = { target: KvCache.forConfig(pair.models.target.config), draft: KvCache.forConfig((pair.models.draft ?? pair.models.target).config) };
+      const caches = { target: KvCache.forConfig(pair.models.target.config), draft: pair.models.draft ? KvCache.forConfig(pair.models.draft.config) : undefined };
       const g = await generate(pair.models, caches, prompt.ids, { strategy, maxTokens });
       const text = pair.tokenizer.decode([...g.tokenIds], { skipSpecial: true });
       const s = g.stats;

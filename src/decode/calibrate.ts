@@ -12,6 +12,18 @@ export interface CalibrationOptions {
   readonly runs?: number;        // measured runs per candidate after one warm-up run; default 2
 }
 
+/** The short prompt `auto` is calibrated on (code, so that a code pair drafts as it will in use). */
+export const CALIBRATION_TEXT = 'def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n';
+
+/**
+ * What the engine and the CLI run at load: the lossless candidates (native static, and simsd-exact when there is
+ * a draft), one warm-up and one measured run of 16 tokens each.
+ */
+export function calibrateForAuto(models: ModelPair, promptIds: ArrayLike<number>, params: Omit<GenerateParams, 'strategy' | 'maxTokens'> = {}): Promise<AutoEstimates> {
+  const candidates: StrategyName[] = models.draft ? ['vanilla-static', 'simsd-exact'] : ['vanilla-static'];
+  return calibrate(models, promptIds, params, candidates, undefined, { maxTokens: 16, runs: 1 });
+}
+
 export async function calibrate(
   models: ModelPair, promptIds: ArrayLike<number>, params: Omit<GenerateParams, 'strategy' | 'maxTokens'>,
   candidates: readonly StrategyName[], signal?: CancelFlag, options: CalibrationOptions = {},

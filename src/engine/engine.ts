@@ -7,7 +7,7 @@ import { memoizeTokenizer } from '../completion/tokenizer-memo';
 import { PrefixCacheBudget } from '../cache/budget';
 import { FilePrefixCache } from '../cache/prefix-cache';
 import { updateEstimates, type AutoEstimates } from '../decode/auto';
-import { calibrate } from '../decode/calibrate';
+import { CALIBRATION_TEXT, calibrateForAuto } from '../decode/calibrate';
 import { generate, strategyFor, type Generation, type ModelPair } from '../decode/generate';
 import type { ProviderChoice } from '../model/provider';
 import { ModelSession } from '../model/session';
@@ -67,8 +67,7 @@ export class Engine {
 
   /** A short measured run of each lossless candidate, so `auto` starts from this device's numbers. */
   private async calibrate(): Promise<string> {
-    const ids = this.tokenizer.encode('def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n');
-    this.estimates = await calibrate(this.models, ids, {}, this.models.draft ? ['vanilla-static', 'simsd-exact'] : ['vanilla-static'], undefined, { maxTokens: 16, runs: 1 });
+    this.estimates = await calibrateForAuto(this.models, this.tokenizer.encode(CALIBRATION_TEXT));
     const choice = strategyFor({ strategy: 'auto', maxTokens: 1, autoEstimates: this.estimates }, this.models.draft !== undefined);
     this.hooks.log(`auto strategy: ${choice} (${Object.entries(this.estimates).map(([k, e]) => `${k} ${e ? ((1000 * e.tokens) / e.ms).toFixed(1) : '?'} tok/s`).join(', ')})`);
     return choice;
@@ -84,7 +83,6 @@ export class Engine {
     const reusedTokens = cache.keepLength(promptIds);
     let stoppedAtNewline = false;
     const flag: CancelFlag = { get cancelled() { return signal.cancelled || stoppedAtNewline; } };
-    let text = '';
     const tokens: number[] = [];
     let generation: Generation;
     try {
@@ -92,10 +90,12 @@ export class Engine {
         this.models, { target: cache.target, draft: cache.draft ?? undefined }, promptIds,
         { ...params, autoEstimates: this.estimates }, flag,
         (p) => {
+          // Only Generate Code shows progress, and only single-line requests need the text to stop at a line end.
+          if (p.tokens.length === 0 || (!message.stopAtNewline && message.kind !== 'generate')) return;
           tokens.push(...p.tokens);
-          text = this.tokenizer.decode(tokens, { skipSpecial: true });
+          const text = this.tokenizer.decode(tokens, { skipSpecial: true });
           if (message.stopAtNewline && /\S[^\n]*\n/.test(text)) stoppedAtNewline = true;
-          if (p.tokens.length > 0) this.hooks.progress(message.id, text);
+          if (message.kind === 'generate') this.hooks.progress(message.id, text);
         },
       );
     } finally {

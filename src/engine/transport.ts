@@ -14,24 +14,28 @@ export interface EngineTransport {
 
 export type TransportFactory = () => EngineTransport;
 
+/** Reports the engine's end once, unless it was asked to end (terminate()). */
+function exitReporter() {
+  let listener: (reason: string) => void = () => undefined;
+  let done = false;
+  return {
+    listen: (l: (reason: string) => void) => { listener = l; },
+    report: (reason: string) => { if (!done) { done = true; listener(reason); } },
+    terminating: () => { done = true; },
+  };
+}
+
 export function workerTransport(workerScript: string): EngineTransport {
   const worker = new Worker(workerScript, { argv: ['--engine'] });
-  let terminating = false;
-  let exitListener: (reason: string) => void = () => undefined;
-  let reported = false;
-  const report = (reason: string) => {
-    if (terminating || reported) return;
-    reported = true;
-    exitListener(reason);
-  };
-  worker.on('error', (err) => report(err.message));
-  worker.on('exit', (code) => report(`exit code ${code}`));
+  const exit = exitReporter();
+  worker.on('error', (err) => exit.report(err.message));
+  worker.on('exit', (code) => exit.report(`exit code ${code}`));
   return {
     post: (message) => worker.postMessage(message),
     onMessage: (listener) => worker.on('message', listener),
-    onExit: (listener) => { exitListener = listener; },
+    onExit: exit.listen,
     terminate: async () => {
-      terminating = true;
+      exit.terminating();
       await worker.terminate();
     },
   };
@@ -39,24 +43,17 @@ export function workerTransport(workerScript: string): EngineTransport {
 
 export function childTransport(workerScript: string): EngineTransport {
   const child = fork(workerScript, ['--engine'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-  let terminating = false;
   let stderrTail = '';
   child.stderr?.on('data', (chunk: Buffer) => { stderrTail = (stderrTail + chunk.toString()).slice(-2000); });
-  let exitListener: (reason: string) => void = () => undefined;
-  let reported = false;
-  const report = (reason: string) => {
-    if (terminating || reported) return;
-    reported = true;
-    exitListener(reason);
-  };
-  child.on('error', (err) => report(err.message)); // spawn failure, or EPIPE from a dying child
-  child.on('exit', (code, signal) => report(`${signal ?? `exit code ${code}`}${stderrTail ? `: ${stderrTail.trim().split('\n').pop()}` : ''}`));
+  const exit = exitReporter();
+  child.on('error', (err) => exit.report(err.message)); // spawn failure, or EPIPE from a dying child
+  child.on('exit', (code, signal) => exit.report(`${signal ?? `exit code ${code}`}${stderrTail ? `: ${stderrTail.trim().split('\n').pop()}` : ''}`));
   return {
-    post: (message) => { if (child.connected) child.send(message, (err) => { if (err) report(err.message); }); },
+    post: (message) => { if (child.connected) child.send(message, (err) => { if (err) exit.report(err.message); }); },
     onMessage: (listener) => child.on('message', (m) => listener(m as EngineMessage)),
-    onExit: (listener) => { exitListener = listener; },
+    onExit: exit.listen,
     terminate: async () => {
-      terminating = true;
+      exit.terminating();
       if (child.exitCode === null) {
         const gone = new Promise((resolve) => child.once('exit', resolve));
         child.kill();

@@ -87,6 +87,20 @@ e2e_link_pw() {
   ln -sfn "$PW_MODULES" "$W/node_modules"
 }
 
+# After a run: on failure keep $W and copy its server and extension-host logs into OUT (when set); on success
+# remove it (unless SIMSD_E2E_KEEP=1), keeping OUT when it lies inside $W.
+e2e_keep_or_clean() {  # RC OUT
+  local rc="$1" out="$2" exthost
+  exthost="$(e2e_exthost_log)"
+  if [ "$rc" != 0 ]; then
+    [ -n "$out" ] && { cp "$W/cs.log" "$out/" 2>/dev/null; [ -n "$exthost" ] && cp "$exthost" "$out/" 2>/dev/null; }
+    e2e_log "FAILED (rc $rc); kept $W (logs: $W/cs.log, ${exthost:-no exthost log}; output ${out:-none})"
+  elif [ "${SIMSD_E2E_KEEP:-0}" != 1 ]; then
+    case "$out" in "$W"/*) rm -rf "$W/exts" "$W/user" ;; *) rm -rf "$W" ;; esac
+  fi
+  return 0
+}
+
 # The extension host log: lists every _doActivateExtension.
 e2e_exthost_log() {
   ls "$W"/user/logs/*/exthost1/remoteexthost.log 2>/dev/null | head -1

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { convertCheckpoint, convertModel, MANIFEST } from '../../src/model/convert';
 import { CheckpointError, type CheckpointProblem } from '../../src/model/errors';
-import { readManifest } from '../../src/model/session';
+import { ModelSession, readManifest } from '../../src/model/session';
 import { editJson, editSafetensorsHeader, safetensorsHeaderBytes, tempDir, truncateFile } from '../fixtures/corrupt';
 import { fixtureConfig, makeCheckpoint, makeRandomWeights, TINY } from '../fixtures/tiny-checkpoint';
 
@@ -104,6 +104,24 @@ test('a sharded BF16 checkpoint converts into a complete, self-contained folder;
     assert.equal(readManifest(out).weights, 'fp32');
     assert.ok(!existsSync(join(out, 'stale-marker')), 'the old folder was replaced');
     assert.deepEqual(readdirSync(work.path).sort(), ['ckpt', 'out']);
+  } finally {
+    work.remove();
+  }
+});
+
+test('every graph variant of every weight format loads (the variants share model.data)', async () => {
+  const work = tempDir('simsd-convert');
+  try {
+    const source = makeRandomWeights(fixtureConfig({ ...TINY }), 2);
+    for (const weights of ['fp32', 'int4', 'fp16'] as const) {
+      const out = join(work.path, weights);
+      await convertModel(source, out, { weights });
+      for (const variant of ['greedy', 'sampling', 'debug'] as const) {
+        const session = await ModelSession.open(out, { variant, threads: 1 });
+        assert.equal(session.manifest.weights, weights);
+        await session.close();
+      }
+    }
   } finally {
     work.remove();
   }

@@ -34,14 +34,7 @@ finish() {
       [ "$RC" = 0 ] && [ "$f" != 0 ] && RC=1
     fi
     [ "$teardown_ok" = 1 ] || RC=1
-    if [ "$RC" != 0 ]; then
-      cp "$W/cs.log" "$OUT/" 2>/dev/null || true
-      local exthost; exthost="$(e2e_exthost_log)"
-      [ -n "$exthost" ] && cp "$exthost" "$OUT/" 2>/dev/null
-      e2e_log "FAILED (rc $RC); kept $W (logs: $W/cs.log, ${exthost:-no exthost log}; output $OUT)"
-    elif [ "${SIMSD_E2E_KEEP:-0}" != 1 ]; then
-      case "$OUT" in "$W"/*) rm -rf "$W/exts" "$W/user" ;; *) rm -rf "$W" ;; esac
-    fi
+    e2e_keep_or_clean "$RC" "$OUT"
   fi
   e2e_log "harness total $(elapsed) s"
   echo "$SUMMARY_LINE"

@@ -42,17 +42,11 @@ finish() {
   fi
   [ "$failed" = 0 ] && [ "$RC" = 0 ] || { [ "$RC" = 0 ] && RC=1; }
   if [ -n "${W:-}" ]; then
-    local exthost; exthost="$(e2e_exthost_log)"
     if [ -n "$OUT" ]; then
       # The SimSD OutputChannel as VS Code mirrors it to disk, for latency splits and post-mortems.
       for f in "$W"/user/logs/*/exthost1/output_logging_*/*SimSD*.log; do [ -f "$f" ] && cp "$f" "$OUT/simsd-output.log"; done
     fi
-    if [ "$RC" != 0 ]; then
-      [ -n "$OUT" ] && { cp "$W/cs.log" "$OUT/" 2>/dev/null; [ -n "$exthost" ] && cp "$exthost" "$OUT/"; }
-      e2e_log "FAILED (rc $RC); kept $W (logs: $W/cs.log, ${exthost:-no exthost log}; output ${OUT:-none})"
-    elif [ "${SIMSD_E2E_KEEP:-0}" != 1 ]; then
-      case "$OUT" in "$W"/*) rm -rf "$W/exts" "$W/user" ;; *) rm -rf "$W" ;; esac
-    fi
+    e2e_keep_or_clean "$RC" "$OUT"
   fi
   e2e_log "e2e total $(elapsed) s (teardown ${teardown_s} s); output ${OUT:-none}"
   echo "e2e: $passed passed, $failed failed"
