@@ -67,12 +67,12 @@ def shuffled(docs):
     return np.random.default_rng(0).permutation(len(docs)).tolist()
 
 
-def block_examples(docs, count):
-    """Held-out plain documents cut after PROMPT_TOKENS + 0..3 tokens (every leftover length occurs)."""
+def block_examples(docs, count, prompt_tokens=PROMPT_TOKENS):
+    """Held-out plain documents cut after prompt_tokens + 0..3 tokens (every leftover length occurs)."""
     examples = []
     for i in shuffled(docs):
         doc = docs.doc(i)
-        cut = PROMPT_TOKENS + len(examples) % 4
+        cut = prompt_tokens + len(examples) % 4
         if not docs.is_fim(i) and len(doc) >= cut + 4:
             examples.append((doc[:cut].tolist(), doc[cut:cut + 4 - cut % 4].tolist()))
         if len(examples) == count:
@@ -109,6 +109,10 @@ def main():
     ap.add_argument('--prefixes', type=int, default=128)
     ap.add_argument('--fim-examples', type=int, default=96)
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--window', type=int, help="rows for the masked-token accuracy (default: the target's trained "
+                    "context, training_args.json)")
+    ap.add_argument('--prompt-tokens', type=int, default=PROMPT_TOKENS,
+                    help='next-block prompts: held-out documents cut after this many tokens (+0..3)')
     ap.add_argument('--write-manifest', help='write the pair verdict (FIM, agreement) to this manifest.json')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -123,7 +127,9 @@ def main():
     trained = {n: hf.load_folder(p)[1] for n, p in (('draft', args.draft), ('target', args.target))}
     report = {'steps': {n: a['step'] for n, a in trained.items()}, 'phase': {n: a['phase'] for n, a in trained.items()}}
 
-    batch = Packer(docs, 256, 4, ids['<|endoftext|>'], 0).next_batch(16)
+    window = args.window or trained['target']['hyper_parameters'].get('window', 256)
+    report['window'] = window
+    batch = Packer(docs, window, 4, ids['<|endoftext|>'], 0).next_batch(16 * 256 // window)
     print(f"{'metric':42s} {'draft':>10s} {'target':>10s}")
     for rate in (0.15, 0.5, 0.9):
         res = {n: masked_accuracy(m, batch, rate, mask_id) for n, m in models.items()}
@@ -132,7 +138,8 @@ def main():
         print(f"{f'masked-token accuracy / nll @ t={rate}':42s} "
               + ' '.join(f'{r[0]:5.1%}/{r[1]:4.2f}' for r in res.values()))
 
-    examples = block_examples(docs, args.prefixes)
+    examples = block_examples(docs, args.prefixes, args.prompt_tokens)
+    report['prompt_tokens'] = args.prompt_tokens
     prompts = [p for p, _ in examples]
     decoded = {n: native_decode(m, prompts, 1, mask_id) for n, m in models.items()}
     for n in models:

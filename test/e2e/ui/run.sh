@@ -81,7 +81,7 @@ rm -f "$OUT/result.json"
 e2e_log "W=$W OUT=$OUT"
 
 t=$(date +%s.%N)
-PATH="$NODE24:$PATH" "$CS" --user-data-dir "$W/user" --extensions-dir "$W/exts" --install-extension "$VSIX" >"$W/install.log" 2>&1 \
+PATH="$NODE24:$PATH" outside_npm "$CS" --user-data-dir "$W/user" --extensions-dir "$W/exts" --install-extension "$VSIX" >"$W/install.log" 2>&1 \
   || { cat "$W/install.log" >&2; e2e_log "installing the VSIX failed"; exit 2; }
 ls -d "$W"/exts/simsd.simsd-* >/dev/null 2>&1 || { cat "$W/install.log" >&2; e2e_log "simsd.simsd not in $W/exts after install"; exit 2; }
 INSTALL_S=$(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
