@@ -1,49 +1,48 @@
 // simsd: the headless command line. The only place besides tests that prints.
 // With --json, the last stdout line is one JSON object (what CI and scripts parse).
-import { CheckpointError } from '../model/errors';
-import { parseArgs, UsageError, type ParsedArgs } from './args';
-import { benchCommand, demoCommand, generateCommand } from './decode-commands';
-import { traceCommand } from './trace-command';
-import { convertCommand, inspectCommand, profileCommand, type Print } from './model-commands';
+// Exit codes: 0 done; 2 a user-caused error (bad flag, checkpoint, request or file), one line on stderr;
+// 1 an internal error, one line on stderr (the stack trace with --verbose).
+import { booleanFlag, parseCommandLine, type ParsedArgs } from './args';
+import { COMMAND_SPECS, type CommandName } from './commands';
+import { reportError } from './errors';
+import type { Print } from './model-commands';
 
 type Command = (args: ParsedArgs, print: Print) => Promise<object>;
 
-const COMMANDS: Record<string, { run: Command; usage: string }> = {
-  inspect: { run: inspectCommand, usage: 'simsd inspect DIR [--json]' },
-  convert: { run: convertCommand, usage: 'simsd convert DIR --out OUT [--weights fp32|int4|fp16] [--accuracy-level 4] [--json]' },
-  generate: { run: generateCommand, usage: 'simsd generate --target DIR [--draft DIR] (--prompt TEXT | --prompt-file F | --prompt-ids 1,2,3) [--chat] [--strategy auto|vanilla-static|vanilla-dynamic|simsd|simsd-exact] [--threshold T] [--temperature T --seed S] [--max-tokens N] [--json]' },
-  bench: { run: benchCommand, usage: 'simsd bench --target DIR --draft DIR [--prompts FILE.jsonl] [--max-tokens N] [--json]' },
-  demo: { run: demoCommand, usage: 'simsd demo [--file F --target DIR --draft DIR --max-tokens N] [--json]' },
-  trace: { run: traceCommand, usage: 'simsd trace [--file SOURCE] [--steps 400] [--layout auto|fim|prefix] [--max-tokens 24] [--target DIR --draft DIR] [--json]' },
-  profile: { run: profileCommand, usage: 'simsd profile CONVERTED_DIR [--cache 512] [--rows 4,16] [--repeats 5] [--threads N] [--json]' },
+/** Loaded on use, so that a usage error or --help answers without loading onnxruntime and the tokenizers. */
+const RUN: Record<CommandName, () => Promise<Command>> = {
+  inspect: async () => (await import('./model-commands')).inspectCommand,
+  convert: async () => (await import('./model-commands')).convertCommand,
+  generate: async () => (await import('./decode-commands')).generateCommand,
+  bench: async () => (await import('./decode-commands')).benchCommand,
+  demo: async () => (await import('./decode-commands')).demoCommand,
+  trace: async () => (await import('./trace-command')).traceCommand,
+  profile: async () => (await import('./model-commands')).profileCommand,
 };
 
-const BOOLEAN_FLAGS = new Set(['json', 'chat', 'help', 'no-fold']);
-
 async function main(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, BOOLEAN_FLAGS);
-  const command = args.command ? COMMANDS[args.command] : undefined;
-  if (!command || args.flags.has('help')) {
-    process.stdout.write(`usage:\n${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}\n`);
-    return command || args.flags.has('help') ? 0 : 2;
+  // Before the parse succeeds, --verbose is read from the raw arguments so a usage error can show its stack too.
+  let verbose = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined).includes('--verbose');
+  try {
+    const line = parseCommandLine(argv, COMMAND_SPECS);
+    if (line.kind === 'usage') {
+      process.stdout.write(line.text);
+      return line.exitCode;
+    }
+    const args = line.args;
+    verbose = booleanFlag(args, 'verbose');
+    const json = booleanFlag(args, 'json');
+    // With --json, human lines go to stderr so stdout's last line is the JSON object.
+    const print: Print = (text) => (json ? process.stderr : process.stdout).write(text + '\n');
+    const command = await RUN[args.command as CommandName]();
+    const result = await command(args, print);
+    if (json) process.stdout.write(JSON.stringify(result) + '\n');
+    return 0;
+  } catch (err) {
+    const report = reportError(err, verbose);
+    process.stderr.write(report.lines.map((l) => l + '\n').join(''));
+    return report.exitCode;
   }
-  const json = args.flags.has('json');
-  // With --json, human lines go to stderr so stdout's last line is the JSON object.
-  const print: Print = (line) => (json ? process.stderr : process.stdout).write(line + '\n');
-  const result = await command.run(args, print);
-  if (json) process.stdout.write(JSON.stringify(result) + '\n');
-  return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (err: unknown) => {
-    if (err instanceof UsageError || err instanceof CheckpointError) {
-      process.stderr.write(`simsd: ${err.message}\n`);
-      process.exitCode = 2;
-    } else {
-      process.stderr.write(`simsd: ${err instanceof Error ? err.stack : String(err)}\n`);
-      process.exitCode = 1;
-    }
-  },
-);
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; });

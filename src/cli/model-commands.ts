@@ -1,17 +1,19 @@
 // `simsd inspect`, `simsd convert`, `simsd profile`: the model layer from the command line.
+import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { describeCheckpoint } from '../model/checkpoint';
 import { convertCheckpoint } from '../model/convert';
+import { RequestError } from '../model/errors';
 import { KvCache } from '../model/kv';
 import { ModelSession } from '../model/session';
 import type { ForwardInput } from '../model/types';
 import { WEIGHT_FORMATS } from '../model/weights';
-import { choiceFlag, numberFlag, stringFlag, UsageError, type ParsedArgs } from './args';
+import { choiceFlag, numberFlag, numbersFlag, stringFlag, UsageError, type ParsedArgs } from './args';
 
 export type Print = (line: string) => void;
 
 export async function inspectCommand(args: ParsedArgs, print: Print): Promise<object> {
-  const dir = requiredPositional(args, 'DIR');
+  const dir = requiredFolder(args);
   const s = describeCheckpoint(dir);
   print(`${s.architecture} in ${s.dir}`);
   print(`  params ${s.params.toLocaleString('en-US')}  (${formatBytes(s.weightBytes)} in ${s.shards.length} file(s): ${JSON.stringify(s.dtypes)})`);
@@ -21,7 +23,7 @@ export async function inspectCommand(args: ParsedArgs, print: Print): Promise<ob
 }
 
 export async function convertCommand(args: ParsedArgs, print: Print): Promise<object> {
-  const dir = requiredPositional(args, 'DIR');
+  const dir = requiredFolder(args);
   const out = stringFlag(args, 'out');
   if (!out) throw new UsageError('convert needs --out OUT');
   const weights = choiceFlag(args, 'weights', WEIGHT_FORMATS, 'int4');
@@ -35,15 +37,19 @@ export async function convertCommand(args: ParsedArgs, print: Print): Promise<ob
 
 /** Times one forward of L rows over a cache of C committed tokens: the cost unit of every strategy. */
 export async function profileCommand(args: ParsedArgs, print: Print): Promise<object> {
-  const dir = requiredPositional(args, 'DIR');
+  const dir = requiredFolder(args);
   const cacheLength = numberFlag(args, 'cache', 512);
-  const rows = (stringFlag(args, 'rows') ?? '4,16').split(',').map(Number);
+  const rows = numbersFlag(args, 'rows', [4, 16]);
   const repeats = numberFlag(args, 'repeats', 5);
-  const threads = stringFlag(args, 'threads');
   const loadStart = performance.now();
-  const session = await ModelSession.open(dir, { threads: threads ? Number(threads) : undefined });
+  const session = await ModelSession.open(dir, { threads: numberFlag(args, 'threads') });
   const loadMs = performance.now() - loadStart;
   const cfg = session.config;
+  const positions = cacheLength + Math.max(...rows);
+  if (positions > cfg.maxPositions) {
+    await session.close();
+    throw new RequestError(`--cache ${cacheLength} plus --rows up to ${Math.max(...rows)} needs ${positions} positions, but the model has ${cfg.maxPositions} (max_position_embeddings)`);
+  }
   const cache = KvCache.forConfig(cfg, cacheLength);
   // Fill the cache with finite values as a prefill would; the cost depends on capacity, not on the values.
   for (const l of cache.layers) { l.key.fill(0.01); l.value.fill(0.01); }
@@ -72,10 +78,12 @@ export async function profileCommand(args: ParsedArgs, print: Print): Promise<ob
     cacheLength, loadMs: round(loadMs), forward: results, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
 }
 
-export function requiredPositional(args: ParsedArgs, name: string): string {
-  const v = args.positionals[0];
-  if (!v) throw new UsageError(`${args.command} needs ${name}`);
-  return v;
+/** The command's folder argument (the parser made sure there is one); a missing path is ENOENT naming it. */
+function requiredFolder(args: ParsedArgs): string {
+  const dir = args.positionals[0];
+  if (dir === '') throw new UsageError(`${args.command} needs a folder, got an empty path`);
+  if (!fs.statSync(dir).isDirectory()) throw new UsageError(`${dir} is a file; ${args.command} needs a folder`);
+  return dir;
 }
 
 export function formatBytes(n: number): string {

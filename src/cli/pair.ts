@@ -7,7 +7,7 @@ import { resolveModel } from '../engine/models';
 import { ModelSession } from '../model/session';
 import { loadTokenizer, type SdarTokenizer } from '../model/tokenizer';
 import type { GraphVariant } from '../model/types';
-import { stringFlag, UsageError, type ParsedArgs } from './args';
+import { numberFlag, stringFlag, UsageError, type ParsedArgs } from './args';
 
 export interface LoadedPair {
   readonly models: ModelPair;
@@ -29,10 +29,10 @@ export function embeddedModelsDir(): string {
 
 export async function loadPair(target: string, draft: string | null, variant: GraphVariant, args: ParsedArgs, log: (line: string) => void): Promise<LoadedPair> {
   const cacheDir = stringFlag(args, 'cache-dir') ?? defaultCacheDir();
-  const threads = stringFlag(args, 'threads');
+  const threads = numberFlag(args, 'threads');
   const t = await resolveModel(target, cacheDir, log);
   const d = draft ? await resolveModel(draft, cacheDir, log) : null;
-  const open = (dir: string) => ModelSession.open(dir, { variant, threads: threads ? Number(threads) : undefined });
+  const open = (dir: string) => ModelSession.open(dir, { variant, threads });
   const targetSession = await open(t.convertedDir);
   const draftSession = d ? await open(d.convertedDir) : undefined;
   const tokenizer = loadTokenizer(t.convertedDir);

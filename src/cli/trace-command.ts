@@ -1,40 +1,54 @@
 // `simsd trace`: replays an edit trace over a real source file through the same CompletionService and engine
 // worker the extension uses, one keystroke at a time, and reports what a person typing would see: re-prefilled
 // tokens per keystroke, the share served with no model call, provider time, and time on the caller's thread.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildTrace, DEFAULT_TRACE_OPTIONS } from '../completion/edit-trace';
 import { CompletionService, type CompletionSettings } from '../completion/service';
 import { percentile } from '../completion/stats';
 import { EngineHost } from '../engine/host';
+import { resolveModel } from '../engine/models';
 import type { EngineReady } from '../engine/protocol';
 import { workerTransport } from '../engine/transport';
 import { choiceFlag, numberFlag, stringFlag, type ParsedArgs } from './args';
+import { LAYOUTS } from './commands';
 import type { Print } from './model-commands';
 import { defaultCacheDir, embeddedModelsDir } from './pair';
+import { readUserText } from './user-input';
 
 const NEVER = { isCancellationRequested: false, onCancellationRequested: () => undefined };
 
 export async function traceCommand(args: ParsedArgs, print: Print): Promise<object> {
   const file = stringFlag(args, 'file') ?? path.join(__dirname, '..', 'src', 'completion', 'trigger.ts');
-  const steps = buildTrace(fs.readFileSync(file, 'utf8'), { ...DEFAULT_TRACE_OPTIONS, maxSteps: numberFlag(args, 'steps', 400) });
+  const steps = buildTrace(readUserText(file), { ...DEFAULT_TRACE_OPTIONS, maxSteps: numberFlag(args, 'steps', 400) });
+  const layout = choiceFlag(args, 'layout', LAYOUTS, 'auto');
+  const maxTokens = numberFlag(args, 'max-tokens', 24);
   const models = embeddedModelsDir();
   const target = stringFlag(args, 'target') ?? path.join(models, 'target');
   const draft = stringFlag(args, 'draft') ?? (stringFlag(args, 'target') ? null : path.join(models, 'draft'));
+  const convertedRoot = stringFlag(args, 'cache-dir') ?? defaultCacheDir();
+  // Resolved here first, as generate does, so a missing or broken checkpoint is a one-line user error (the engine
+  // reports its failures as plain text).
+  for (const dir of [target, draft]) if (dir !== null) await resolveModel(dir, convertedRoot, print);
   let ready: EngineReady | null = null;
+  let failure = null as string | null;
   const host = new EngineHost({
     target: { dir: target, label: 'target' }, draft: draft ? { dir: draft, label: 'draft' } : null, executionProvider: 'cpu',
-    threads: null, cacheBudgetBytes: 512 * 2 ** 20, convertedRoot: stringFlag(args, 'cache-dir') ?? defaultCacheDir(),
+    threads: null, cacheBudgetBytes: 512 * 2 ** 20, convertedRoot,
   }, { executionProvider: 'cpu', reason: 'trace bench' }, () => workerTransport(path.join(__dirname, 'worker.js')), {
-    log: (line) => print(`  [engine] ${line}`), ready: (r) => { ready = r; }, failed: (m) => print(`  [engine] ${m}`),
+    log: (line) => print(`  [engine] ${line}`), ready: (r) => { ready = r; },
+    failed: (m, restarting) => { print(`  [engine] ${m}`); if (!restarting) failure = m; },
   });
   host.start();
-  while (ready === null) await new Promise((r) => setTimeout(r, 20));
+  while (ready === null && failure === null) await new Promise((r) => setTimeout(r, 20));
+  if (ready === null) {
+    await host.dispose();
+    throw new Error(`the engine did not start: ${failure}`);
+  }
   const engineReady = ready as EngineReady;
   const settings: CompletionSettings = {
-    prefixLines: 128, suffixLines: 16, maxPromptTokens: 1024, maxTokens: numberFlag(args, 'max-tokens', 24), multiline: 'auto',
+    prefixLines: 128, suffixLines: 16, maxPromptTokens: 1024, maxTokens, multiline: 'auto',
     maxLines: 8, maxLineSuffix: 8, debounceMs: 0, decode: { strategy: 'auto' },
-    layout: choiceFlag(args, 'layout', ['auto', 'fim', 'prefix'] as const, 'auto') === 'prefix' ? 'prefix' : (stringFlag(args, 'layout') === 'fim' || engineReady.fim) ? 'fim' : 'prefix',
+    layout: layout === 'prefix' ? 'prefix' : (layout === 'fim' || engineReady.fim) ? 'fim' : 'prefix',
   };
   const service = new CompletionService(host, settings, () => 'cpu');
   const perKeystroke: number[] = [];

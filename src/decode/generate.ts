@@ -2,9 +2,9 @@
 // cancellation (simsd.md §1.4, §5.3). Called by the engine's worker and by the CLI (`simsd generate`, `bench`).
 // After it returns, each cache holds exactly the K/V of (promptIds ++ tokenIds)[0, cache.length), in whole blocks,
 // so the engine's prefix cache can keep it.
-import { CancelledError } from '../model/errors';
+import { CancelledError, RequestError } from '../model/errors';
 import type { KvCache } from '../model/kv';
-import type { CancelFlag, ForwardModel } from '../model/types';
+import type { CancelFlag, ForwardModel, SdarConfig } from '../model/types';
 import { chooseStrategy, autoCandidates, type AutoEstimates } from './auto';
 import { budgetLeft, initialState, cutOutput } from './canvas';
 import { prefill } from './forwards';
@@ -12,7 +12,7 @@ import { summarize, type DecodeStats } from './metrics';
 import { resolveParams, type GenerateParams } from './params';
 import { NATIVE_FOR_RULE, STRATEGIES, USES_DRAFT } from './strategies';
 import {
-  DecodeParamsError, type DecodeState, type FinishReason, type Lane, type StrategyName, type VerificationRecord,
+  type DecodeState, type FinishReason, type Lane, type StrategyName, type VerificationRecord,
 } from './types';
 
 export interface ModelPair {
@@ -53,6 +53,25 @@ export function strategyFor(request: GenerateRequest, hasDraft: boolean): Strate
   return chooseStrategy(request.autoEstimates ?? {}, candidates, native);
 }
 
+/**
+ * Refuses, before any work, a prompt with ids outside the vocabulary (they would reach the embedding Gather) or a
+ * prompt and output that cannot fit the models' positions (RoPE tables end at max_position_embeddings): the last
+ * canvas ends on a block boundary, and K blocks per verification draft up to K − 1 blocks further.
+ */
+export function checkPrompt(promptIds: ArrayLike<number>, maxTokens: number, blocksPerVerify: number, configs: readonly SdarConfig[]): void {
+  const vocab = Math.min(...configs.map((c) => c.vocabSize));
+  for (let i = 0; i < promptIds.length; i++) {
+    const id = promptIds[i];
+    if (!Number.isSafeInteger(id) || id < 0 || id >= vocab) throw new RequestError(`prompt token ${i} is ${id}, outside the vocabulary [0, ${vocab})`);
+  }
+  const bl = configs[0].blockLength;
+  const positions = Math.min(...configs.map((c) => c.maxPositions));
+  const needed = Math.ceil((promptIds.length + maxTokens) / bl) * bl + (blocksPerVerify - 1) * bl;
+  if (needed > positions) {
+    throw new RequestError(`a prompt of ${promptIds.length} tokens and up to ${maxTokens} new tokens need ${needed} positions, but the model has ${positions} (max_position_embeddings); shorten the prompt or lower the token budget`);
+  }
+}
+
 export async function generate(
   models: ModelPair, caches: CachePair, promptIds: ArrayLike<number>, request: GenerateRequest, signal?: CancelFlag,
   onProgress?: (progress: Progress) => void,
@@ -60,12 +79,13 @@ export async function generate(
   const hasDraft = models.draft !== undefined && caches.draft !== undefined;
   const strategy = strategyFor(request, hasDraft);
   const usesDraft = USES_DRAFT[strategy];
-  if (usesDraft && !hasDraft) throw new DecodeParamsError(`strategy ${strategy} needs a draft model; pick vanilla-static or vanilla-dynamic, or configure a draft`);
+  if (usesDraft && !hasDraft) throw new RequestError(`strategy ${strategy} needs a draft model; pick vanilla-static or vanilla-dynamic, or configure a draft`);
   const draftModel = usesDraft ? models.draft ?? null : null;
   const params = resolveParams(request, models.target.config, draftModel?.config ?? null);
+  checkPrompt(promptIds, params.maxTokens, params.blocksPerVerify, [models.target.config, ...(draftModel ? [draftModel.config] : [])]);
   for (const m of [models.target, draftModel]) {
     if (params.sampling !== null && m !== null && m.variant !== 'sampling') {
-      throw new DecodeParamsError(`temperature ${params.sampling.temperature} needs the models' sampling variant (got ${m.variant}); use temperature 0 or load the sampling graph`);
+      throw new RequestError(`temperature ${params.sampling.temperature} needs the models' sampling variant (got ${m.variant}); use temperature 0 or load the sampling graph`);
     }
   }
 

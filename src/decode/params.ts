@@ -3,7 +3,8 @@
 import type { SdarConfig } from '../model/types';
 import { SAMPLING_TOP_K } from '../model/types';
 import { dynamicRule, staticRule } from './reveal';
-import { DecodeParamsError, type DecodeParams, type RevealRuleName, type StrategyName } from './types';
+import { RequestError } from '../model/errors';
+import type { DecodeParams, RevealRuleName, StrategyName } from './types';
 
 export const DEFAULT_THRESHOLD = 0.9;
 export const MAX_BLOCKS_PER_VERIFY = 8;
@@ -26,7 +27,7 @@ export interface GenerateParams {
 /** Checks `params` against the target (and the draft, when the strategy uses one). */
 export function resolveParams(params: GenerateParams, target: SdarConfig, draft: SdarConfig | null): DecodeParams {
   const bl = target.blockLength;
-  const fail = (what: string) => new DecodeParamsError(what);
+  const fail = (what: string) => new RequestError(what);
   const integer = (name: string, v: number, min: number, max: number) => {
     if (!Number.isSafeInteger(v) || v < min || v > max) throw fail(`${name} must be an integer in [${min}, ${max}], got ${v}`);
     return v;

@@ -99,9 +99,3 @@ export interface RoundContext {
 export type Strategy = (ctx: RoundContext, state: DecodeState) => Promise<RoundResult>;
 
 /** Raised for invalid generation parameters; the message says what to change. */
-export class DecodeParamsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DecodeParamsError';
-  }
-}

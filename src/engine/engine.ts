@@ -45,7 +45,8 @@ export class Engine {
     const started = performance.now();
     const target = await resolveModel(config.target.dir, config.convertedRoot, hooks.log);
     const draft = config.draft ? await resolveModel(config.draft.dir, config.convertedRoot, hooks.log) : null;
-    const open = (dir: string) => ModelSession.open(dir, { executionProvider: provider.executionProvider, threads: config.threads ?? undefined, log: hooks.log });
+    const variant = config.sampling === true ? 'sampling' : 'greedy';
+    const open = (dir: string) => ModelSession.open(dir, { variant, executionProvider: provider.executionProvider, threads: config.threads ?? undefined, log: hooks.log });
     const targetSession = await open(target.convertedDir);
     const draftSession = draft ? await open(draft.convertedDir) : undefined;
     const tokenizer = loadTokenizer(target.convertedDir);

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { convertCheckpoint, MANIFEST } from '../model/convert';
 import { CheckpointError } from '../model/errors';
+import { MAX_BYTES, readJsonFile } from '../model/user-file';
 import { parameterCount } from '../model/weights';
 import { readConfig } from '../model/config';
 import type { WeightFormat } from '../model/weights';
@@ -25,9 +26,9 @@ export interface ResolvedModel {
 export async function resolveModel(dir: string, convertedRoot: string, log: (line: string) => void): Promise<ResolvedModel> {
   const abs = path.resolve(dir);
   if (!fs.existsSync(abs)) throw new CheckpointError(abs, 'missing-file', 'model folder not found');
-  const fim = readFimVerdict(abs);
+  const fim = readFimVerdict(abs, log);
   const config = readConfig(abs);
-  const contextTokens = readTrainedContext(abs) ?? config.maxPositions;
+  const contextTokens = readTrainedContext(abs, log) ?? config.maxPositions;
   if (fs.existsSync(path.join(abs, MANIFEST))) return { convertedDir: abs, checkpointDir: abs, converted: false, fim, contextTokens };
   const weights: WeightFormat = parameterCount(config) <= FP32_MAX_PARAMS ? 'fp32' : 'int4';
   const out = path.join(convertedRoot, `${path.basename(abs)}-${weights}-${checkpointKey(abs, weights)}`);
@@ -50,23 +51,35 @@ function checkpointKey(dir: string, weights: WeightFormat): string {
 }
 
 /** `trained_context_tokens` of the checkpoint's manifest.json (our embedded pair: 256), or null. */
-function readTrainedContext(dir: string): number | null {
-  const file = path.join(dir, 'manifest.json');
-  if (!fs.existsSync(file)) return null;
-  const json: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const n = typeof json === 'object' && json !== null ? (json as { trained_context_tokens?: unknown }).trained_context_tokens : undefined;
+function readTrainedContext(dir: string, log: (line: string) => void): number | null {
+  const n = readManifest(path.join(dir, 'manifest.json'), log)?.trained_context_tokens;
   return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : null;
 }
 
 /** `manifest.json` beside the checkpoint (our embedded pair writes one): `{ "fim": true|false, … }`. */
-function readFimVerdict(dir: string): boolean {
+function readFimVerdict(dir: string, log: (line: string) => void): boolean {
   for (const file of [path.join(dir, 'manifest.json'), path.join(dir, '..', 'manifest.json')]) {
-    if (!fs.existsSync(file)) continue;
-    const json: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
-    if (typeof json === 'object' && json !== null && 'fim' in json) {
-      const fim = (json as { fim: unknown }).fim;
+    const json = readManifest(file, log);
+    if (json !== null && 'fim' in json) {
+      const fim = json.fim;
       return fim === true || (typeof fim === 'object' && fim !== null && (fim as { usable?: unknown }).usable === true);
     }
   }
   return false;
+}
+
+/**
+ * A `manifest.json` near a checkpoint, read for the hints our own exports put there. The name is common, so one
+ * that is not a JSON object of ours (unreadable, too large, not JSON) is someone else's: ignored, with a log line.
+ */
+function readManifest(file: string, log: (line: string) => void): Record<string, unknown> | null {
+  if (!fs.existsSync(file)) return null;
+  try {
+    const json = readJsonFile(file, MAX_BYTES.config, 'bad-config');
+    if (typeof json === 'object' && json !== null && !Array.isArray(json)) return json as Record<string, unknown>;
+    log(`ignoring ${file}: not a JSON object`);
+  } catch (e) {
+    log(`ignoring ${file}: ${(e as Error).message}`);
+  }
+  return null;
 }

@@ -26,6 +26,8 @@ export interface EngineConfig {
   readonly threads: number | null;  // null: cores − 1
   readonly cacheBudgetBytes: number; // prefix-cache LRU budget over all files
   readonly convertedRoot: string;   // where checkpoints are converted to (global storage)
+  /** Open the sampling graphs (they also serve greedy requests), needed for temperature > 0; default false. */
+  readonly sampling?: boolean;
 }
 
 /** What to turn into prompt ids, in the engine (tokenization stays off the extension host's thread). */

@@ -3,7 +3,7 @@
 import { fork } from 'node:child_process';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CompletionService, type CompletionSettings } from '../completion/service';
+import { CompletionService } from '../completion/service';
 import { CompletionStats } from '../completion/stats';
 import { EngineHost } from '../engine/host';
 import type { EngineReady } from '../engine/protocol';
@@ -11,8 +11,8 @@ import { childTransport, workerTransport } from '../engine/transport';
 import type { ProviderChoice } from '../model/provider';
 import { registerCommands } from './commands';
 import { InlineProvider } from './inline-provider';
-import { engineConfig, modelPair, selectModels } from './models';
-import { readSettings, type Settings } from './settings';
+import { selectModels } from './models';
+import { completionSettings, engineConfig, modelPair, readSettings, type Settings } from './settings';
 import { StatusBar, type EngineState } from './status-bar';
 
 export interface SimsdApi {
@@ -158,20 +158,10 @@ function loadSettings(log: (s: string) => void): Settings {
   return settings;
 }
 
-function completionSettings(s: Settings, ready: EngineReady | null): CompletionSettings {
-  const fim = s.completion.fim === 'on' || (s.completion.fim === 'auto' && ready?.fim === true);
-  return {
-    ...s.completion, layout: fim ? 'fim' : 'prefix',
-    decode: {
-      strategy: s.decode.strategy, threshold: s.decode.threshold, temperature: s.decode.temperature, topK: s.decode.topK,
-      blocksPerVerify: s.decode.blocksPerVerify === 'auto' ? 1 : s.decode.blocksPerVerify,
-    },
-  };
-}
-
 function engineChanged(a: Settings, b: Settings): boolean {
   return a.model.target !== b.model.target || a.model.draft !== b.model.draft || a.executionProvider !== b.executionProvider
-    || a.threads !== b.threads || a.cacheMaxMemoryMB !== b.cacheMaxMemoryMB;
+    || a.threads !== b.threads || a.cacheMaxMemoryMB !== b.cacheMaxMemoryMB
+    || (a.decode.temperature > 0) !== (b.decode.temperature > 0); // the sampling graphs are opened only when needed
 }
 
 function languageAllowed(s: Settings, doc: vscode.TextDocument): boolean {

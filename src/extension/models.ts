@@ -1,32 +1,8 @@
-// Which model pair the engine loads: the embedded pair in the extension's `models/` folder unless the settings
-// name folders (an SDAR checkpoint in the Hugging Face layout, or a converted folder). Converted models are
-// cached in the extension's global storage. Select Models writes the settings.
+// Select Models: the quick pick that writes simsd.model.* (the embedded pair, or local SDAR folders). Which pair
+// the engine then loads is settings.ts's modelPair.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { EngineConfig, ModelLocation } from '../engine/protocol';
-import type { Settings } from './settings';
-
-export interface PairChoice {
-  readonly target: ModelLocation;
-  readonly draft: ModelLocation | null;
-}
-
-export function modelPair(extensionPath: string, settings: Settings): PairChoice {
-  const embedded = (role: 'target' | 'draft'): ModelLocation => ({ dir: path.join(extensionPath, 'models', role), label: `embedded ${role}` });
-  const custom = (dir: string, role: string): ModelLocation => ({ dir, label: `${path.basename(dir)} (${role})` });
-  if (settings.model.target === '') {
-    return { target: embedded('target'), draft: settings.model.draft === '' ? embedded('draft') : custom(settings.model.draft, 'draft') };
-  }
-  return { target: custom(settings.model.target, 'target'), draft: settings.model.draft === '' ? null : custom(settings.model.draft, 'draft') };
-}
-
-export function engineConfig(pair: PairChoice, settings: Settings, storage: string): EngineConfig {
-  return {
-    target: pair.target, draft: pair.draft, executionProvider: settings.executionProvider, threads: settings.threads,
-    cacheBudgetBytes: settings.cacheMaxMemoryMB * 2 ** 20, convertedRoot: path.join(storage, 'converted'),
-  };
-}
 
 /** Quick pick: the embedded pair, or local folders. Returns true when the settings changed. */
 export async function selectModels(): Promise<boolean> {

@@ -1,8 +1,11 @@
 // Typed reads of `simsd.*` (completion.md §10), validated: a bad value is reported with what to change and the
-// default is used instead, never a crash. Pure over a `get(key)` function so tests need no VS Code.
+// default is used instead, never a crash; and the records built from them for the engine and the completion
+// service. Pure (a `get(key)` function, no VS Code), so tests drive exactly what the extension runs.
+import * as path from 'node:path';
 import { isStrategyName } from '../decode/strategies';
 import type { StrategyName } from '../decode/types';
-import type { CompletionLimits } from '../completion/service';
+import type { CompletionLimits, CompletionSettings } from '../completion/service';
+import type { EngineConfig, EngineReady, ModelLocation } from '../engine/protocol';
 
 export type Strategy = StrategyName | 'auto';
 export type ProviderSetting = 'auto' | 'cpu' | 'webgpu';
@@ -79,7 +82,7 @@ export function readSettings(get: Get): SettingsRead {
   let strategy: Strategy = 'auto';
   if (typeof strategyValue === 'string' && (strategyValue === 'auto' || isStrategyName(strategyValue))) strategy = strategyValue as Strategy;
   else if (strategyValue !== undefined) bad('decode.strategy', strategyValue, 'auto, vanilla-static, vanilla-dynamic, simsd or simsd-exact');
-  const threadsValue = get('threads');
+  const threads = autoOr('threads', 1, 256);
 
   const settings: Settings = {
     enable: bool('enable', true),
@@ -106,9 +109,44 @@ export function readSettings(get: Get): SettingsRead {
     },
     model: { draft: str('model.draft'), target: str('model.target') },
     executionProvider: choice('executionProvider', 'auto', ['auto', 'cpu', 'webgpu'] as const),
-    threads: threadsValue === undefined || threadsValue === null || threadsValue === 'auto' ? null : int('threads', 1, 1, 256),
+    threads: threads === 'auto' ? null : threads, // a bad value falls back to the declared default, "auto"
     cacheMaxMemoryMB: int('cache.maxMemoryMB', 1024, 16, 65536),
     generate: { maxTokens: int('generate.maxTokens', 256, 1, 4096) },
   };
   return { settings, problems };
+}
+
+/** Which pair the engine loads: the embedded pair in the extension's `models/` folder unless the settings name folders. */
+export interface PairChoice {
+  readonly target: ModelLocation;
+  readonly draft: ModelLocation | null;
+}
+
+export function modelPair(extensionPath: string, settings: Settings): PairChoice {
+  const embedded = (role: 'target' | 'draft'): ModelLocation => ({ dir: path.join(extensionPath, 'models', role), label: `embedded ${role}` });
+  const custom = (dir: string, role: string): ModelLocation => ({ dir, label: `${path.basename(dir)} (${role})` });
+  if (settings.model.target === '') {
+    return { target: embedded('target'), draft: settings.model.draft === '' ? embedded('draft') : custom(settings.model.draft, 'draft') };
+  }
+  return { target: custom(settings.model.target, 'target'), draft: settings.model.draft === '' ? null : custom(settings.model.draft, 'draft') };
+}
+
+export function engineConfig(pair: PairChoice, settings: Settings, storage: string): EngineConfig {
+  return {
+    target: pair.target, draft: pair.draft, executionProvider: settings.executionProvider, threads: settings.threads,
+    cacheBudgetBytes: settings.cacheMaxMemoryMB * 2 ** 20, convertedRoot: path.join(storage, 'converted'),
+    sampling: settings.decode.temperature > 0,
+  };
+}
+
+/** What the completion service sends: FIM only when enabled and the model supports it. */
+export function completionSettings(s: Settings, ready: EngineReady | null): CompletionSettings {
+  const fim = s.completion.fim === 'on' || (s.completion.fim === 'auto' && ready?.fim === true);
+  return {
+    ...s.completion, layout: fim ? 'fim' : 'prefix',
+    decode: {
+      strategy: s.decode.strategy, threshold: s.decode.threshold, temperature: s.decode.temperature, topK: s.decode.topK,
+      blocksPerVerify: s.decode.blocksPerVerify === 'auto' ? 1 : s.decode.blocksPerVerify,
+    },
+  };
 }

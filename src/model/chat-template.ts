@@ -1,13 +1,24 @@
 // The checkpoint's chat template, rendered with @huggingface/jinja (never by string concatenation).
 // Source: `chat_template.jinja` when present (transformers loads that file over the config field), else
 // tokenizer_config.json `chat_template` (a string, or a list of {name, template} from which "default" is used).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import * as vm from 'node:vm';
 import { Template } from '@huggingface/jinja';
 import { isRecord } from './config';
 import { CheckpointError } from './errors';
+import { MAX_BYTES, readTextFile } from './user-file';
 
 export const CHAT_TEMPLATE_FILE = 'chat_template.jinja';
+
+/**
+ * A template is a program from the checkpoint: it may loop for ever (`range(10**10)`) or build a huge string.
+ * Rendering is synchronous, so it runs under a V8 watchdog (vm's `timeout` stops whatever JavaScript runs inside
+ * the call, the jinja interpreter included) and its output is capped. Real chat templates render in about a
+ * millisecond. The budget also bounds how long a cancel can wait for a render.
+ */
+export const RENDER_BUDGET_MS = 1000;
+export const RENDER_MAX_CHARS = 4 << 20;
 
 export interface ChatMessage {
   readonly role: 'system' | 'user' | 'assistant';
@@ -25,7 +36,7 @@ export function loadChatTemplate(dir: string, configFile: string, tokenizerConfi
   const jinjaFile = join(dir, CHAT_TEMPLATE_FILE);
   const hasJinja = existsSync(jinjaFile);
   const file = hasJinja ? jinjaFile : configFile;
-  const source = hasJinja ? readFileSync(jinjaFile, 'utf8') : configTemplate(tokenizerConfig.chat_template);
+  const source = hasJinja ? readTextFile(jinjaFile, MAX_BYTES.template, 'bad-tokenizer') : configTemplate(tokenizerConfig.chat_template);
   if (source === null) return null;
   let template: Template;
   try {
@@ -39,14 +50,24 @@ export function loadChatTemplate(dir: string, configFile: string, tokenizerConfi
     bos_token: tokenString(tokenizerConfig.bos_token),
     eos_token: tokenString(tokenizerConfig.eos_token),
   };
+  const sandbox = vm.createContext({ render: (): string => '' });
+  const call = new vm.Script('render()');
   return {
     file,
     render(messages) {
+      const values = { ...context, messages: messages.map((m) => ({ role: m.role, content: m.content })) };
+      sandbox.render = () => template.render(values);
+      let text: unknown;
       try {
-        return template.render({ ...context, messages: messages.map((m) => ({ role: m.role, content: m.content })) });
+        text = call.runInContext(sandbox, { timeout: RENDER_BUDGET_MS });
       } catch (e) {
-        throw new CheckpointError(file, 'bad-tokenizer', `the chat template failed to render (${(e as Error).message})`);
+        const timedOut = (e as NodeJS.ErrnoException).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
+        const why = timedOut ? `took longer than ${RENDER_BUDGET_MS} ms (a loop that does not end?)` : `failed (${(e as Error).message})`;
+        throw new CheckpointError(file, 'bad-tokenizer', `rendering the chat template ${why}`);
       }
+      if (typeof text !== 'string') throw new CheckpointError(file, 'bad-tokenizer', 'the chat template did not render to text');
+      if (text.length > RENDER_MAX_CHARS) throw new CheckpointError(file, 'bad-tokenizer', `the chat template rendered ${text.length} characters, more than ${RENDER_MAX_CHARS}`);
+      return text;
     },
   };
 }

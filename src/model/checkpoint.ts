@@ -1,13 +1,14 @@
 // A checkpoint folder: config, single-file or sharded safetensors, and the checks that make it safe to load.
 // Everything is validated at open time from the headers alone (cheap: no tensor data is read), so a bad
 // download fails before a conversion starts, with a CheckpointError naming the file and the tensor.
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { CONFIG_FILE, isRecord, readConfig, readJsonFile } from './config';
+import { CONFIG_FILE, isRecord, readConfig } from './config';
 import { CheckpointError } from './errors';
 import { type Dtype, isCount, numElements, readHeader, readTensor, type TensorEntry } from './safetensors';
-import { loadTokenizer } from './tokenizer';
+import { loadTokenizer, TOKENIZER_FILE, type SdarTokenizer } from './tokenizer';
 import type { SdarConfig, Tensor, WeightSource } from './types';
+import { MAX_BYTES, openRegularFile, readJsonFile } from './user-file';
 
 export const SINGLE_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
@@ -32,8 +33,11 @@ export interface Checkpoint extends WeightSource {
 }
 
 export interface OpenOptions {
-  /** The tokenizer's mask id: the fallback when config.json has no mask_token_id. */
-  readonly tokenizerMaskId?: number;
+  /**
+   * The checkpoint's tokenizer: its mask id is the fallback when config.json has no mask_token_id, and its ids must
+   * fit the model's vocabulary (an id ≥ vocab_size would index past the embedding table).
+   */
+  readonly tokenizer?: Pick<SdarTokenizer, 'vocabSize' | 'special'>;
 }
 
 /** The 11 per-layer Qwen3 tensors, plus embed, final norm and the untied lm_head: 11·layers + 3. */
@@ -78,7 +82,10 @@ export function validateCheckpoint(config: SdarConfig, table: TensorTable): void
 
 /** Opens and validates `dir` (config, headers, shapes). Tensor data is read on demand by read(). */
 export function openCheckpoint(dir: string, options: OpenOptions = {}): Checkpoint {
-  const config = readConfig(dir, options.tokenizerMaskId);
+  const config = readConfig(dir, options.tokenizer?.special.mask ?? undefined);
+  if (options.tokenizer && options.tokenizer.vocabSize > config.vocabSize) {
+    throw new CheckpointError(join(dir, TOKENIZER_FILE), 'bad-tokenizer', `has token ids up to ${options.tokenizer.vocabSize - 1}, but ${CONFIG_FILE} says vocab_size ${config.vocabSize}: the tokenizer does not belong to this model`);
+  }
   const table = readTensorTable(dir);
   validateCheckpoint(config, table);
   const fds = new Map<string, number>();
@@ -94,7 +101,7 @@ export function openCheckpoint(dir: string, options: OpenOptions = {}): Checkpoi
       if (entry === undefined) throw new CheckpointError(table.indexFile ?? table.files[0], 'missing-tensor', `tensor ${name} is missing`);
       let fd = fds.get(entry.file);
       if (fd === undefined) {
-        fd = openSync(entry.file, 'r');
+        fd = openRegularFile(entry.file, 'bad-header').fd;
         fds.set(entry.file, fd);
       }
       return { shape: entry.shape, data: readTensor(fd, entry) };
@@ -142,7 +149,7 @@ export function readTensorTable(dir: string): TensorTable {
 }
 
 function parseIndex(indexFile: string): { totalSize: number; weightMap: ReadonlyMap<string, string> } {
-  const json = readJsonFile(indexFile, 'bad-index');
+  const json = readJsonFile(indexFile, MAX_BYTES.index, 'bad-index');
   const bad = (what: string) => new CheckpointError(indexFile, 'bad-index', what);
   if (!isRecord(json) || !isRecord(json.weight_map)) throw bad('weight_map is missing or not an object');
   const totalSize = isRecord(json.metadata) ? json.metadata.total_size : undefined;
@@ -174,9 +181,9 @@ export interface CheckpointSummary extends SdarConfig {
 /** Loads tokenizer, config and headers of `dir` (validating all of them) and summarises them. */
 export function describeCheckpoint(dir: string): CheckpointSummary {
   const tokenizer = loadTokenizer(dir);
-  const checkpoint = openCheckpoint(dir, { tokenizerMaskId: tokenizer.special.mask ?? undefined });
+  const checkpoint = openCheckpoint(dir, { tokenizer });
   checkpoint.close(); // headers only: nothing was read
-  const raw = readJsonFile(join(dir, CONFIG_FILE), 'bad-config');
+  const raw = readJsonFile(join(dir, CONFIG_FILE), MAX_BYTES.config, 'bad-config');
   const architectures = isRecord(raw) && Array.isArray(raw.architectures) ? raw.architectures : [];
   const entries = [...checkpoint.table.tensors.values()];
   const dtypes: Partial<Record<Dtype, number>> = {};

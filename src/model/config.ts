@@ -2,15 +2,49 @@
 // Fallbacks: block_size 4; mask_token_id → the tokenizer's mask id → 151669; head_dim → hidden / heads
 // (what transformers' Qwen3Config does; a wrong guess cannot pass unnoticed, because the checkpoint's
 // q/k/v/o shapes are checked against it). Training-only fields are ignored.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckpointError, type CheckpointProblem } from './errors';
+import { CheckpointError } from './errors';
 import type { SdarConfig } from './types';
+import { MAX_BYTES, readJsonFile } from './user-file';
 
 export const CONFIG_FILE = 'config.json';
 export const GENERATION_CONFIG_FILE = 'generation_config.json';
 
 const FALLBACK_BLOCK_LENGTH = 4;
+
+/**
+ * Sanity bounds on the sizes a config may declare, checked before anything is sized from them (the expected-tensor
+ * list, RoPE tables of max_position_embeddings rows, KV caches). Each is far above every SDAR/Qwen3 checkpoint
+ * (SDAR-8B: hidden 4096, 36 layers, 32/8 heads, head 128, FFN 12288, vocab 151936, 40960 positions; block lengths
+ * 4–64), and low enough that a hostile file cannot make us allocate
+ * gigabytes before the weights (whose headers must then match these shapes) are even looked at.
+ */
+export const CONFIG_LIMITS: Readonly<Record<string, { readonly field: keyof SdarConfig; readonly max: number }>> = {
+  hidden_size: { field: 'hiddenSize', max: 65_536 },
+  num_hidden_layers: { field: 'numLayers', max: 512 },
+  num_attention_heads: { field: 'numHeads', max: 512 },
+  num_key_value_heads: { field: 'numKvHeads', max: 512 },
+  head_dim: { field: 'headDim', max: 1_024 },
+  intermediate_size: { field: 'intermediateSize', max: 1 << 20 },
+  vocab_size: { field: 'vocabSize', max: 1 << 22 },
+  max_position_embeddings: { field: 'maxPositions', max: 1 << 18 },
+  block_size: { field: 'blockLength', max: 64 },
+};
+
+/** Checks a parsed config (from config.json, or a converted folder's model.json) against CONFIG_LIMITS. */
+export function checkConfigLimits(config: SdarConfig, file: string): void {
+  for (const [key, { field, max }] of Object.entries(CONFIG_LIMITS)) {
+    const v = config[field];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0 || v > max) {
+      throw new CheckpointError(file, 'bad-config', `${key} must be an integer in [1, ${max}], got ${JSON.stringify(v)}`);
+    }
+  }
+  if (config.headDim % 2 !== 0) throw new CheckpointError(file, 'bad-config', `head_dim must be even (rotary embeddings rotate halves), got ${config.headDim}`);
+  if (config.blockLength > config.maxPositions) throw new CheckpointError(file, 'bad-config', `block_size (${config.blockLength}) exceeds max_position_embeddings (${config.maxPositions})`);
+  if (!(config.rmsNormEps > 0 && config.rmsNormEps < 1)) throw new CheckpointError(file, 'bad-config', `rms_norm_eps must be in (0, 1), got ${config.rmsNormEps}`);
+  if (!(config.ropeTheta > 0 && Number.isFinite(config.ropeTheta))) throw new CheckpointError(file, 'bad-config', `rope_theta must be a positive number, got ${config.ropeTheta}`);
+}
 const FALLBACK_MASK_TOKEN_ID = 151669;
 /** `<|im_end|>` and `<|endoftext|>`: the Qwen stop pair, used when generation_config.json is absent. */
 const QWEN_STOP_IDS: readonly number[] = [151645, 151643];
@@ -27,8 +61,8 @@ export interface ConfigSources {
 export function readConfig(dir: string, tokenizerMaskId?: number): SdarConfig {
   const configFile = join(dir, CONFIG_FILE);
   const generationFile = join(dir, GENERATION_CONFIG_FILE);
-  const generation = existsSync(generationFile) ? readJsonFile(generationFile, 'bad-config') : null;
-  return parseConfig({ configFile, config: readJsonFile(configFile, 'bad-config'), generationFile, generation }, tokenizerMaskId);
+  const generation = existsSync(generationFile) ? readJsonFile(generationFile, MAX_BYTES.config, 'bad-config') : null;
+  return parseConfig({ configFile, config: readJsonFile(configFile, MAX_BYTES.config, 'bad-config'), generationFile, generation }, tokenizerMaskId);
 }
 
 /**
@@ -46,7 +80,8 @@ export function parseConfig(src: ConfigSources, tokenizerMaskId?: number): SdarC
     if (!present(key)) throw fail(key, 'is missing');
     const v = c[key];
     if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw fail(key, `must be an integer, got ${JSON.stringify(v)}`);
-    if (v <= 0) throw fail(key, `must be positive, got ${v}`);
+    const max = CONFIG_LIMITS[key]?.max ?? Number.MAX_SAFE_INTEGER;
+    if (v <= 0 || v > max) throw fail(key, `must be an integer in [1, ${max}], got ${v}`);
     return v;
   };
   const positiveNumber = (key: string): number => {
@@ -91,7 +126,7 @@ export function parseConfig(src: ConfigSources, tokenizerMaskId?: number): SdarC
   stopIds = [...new Set(stopIds)];
   if (stopIds.length === 0) throw fail('eos_token_id', `is missing: no stop ids in ${CONFIG_FILE} or ${GENERATION_CONFIG_FILE}`);
 
-  return {
+  const config: SdarConfig = {
     hiddenSize,
     numLayers: positiveInt('num_hidden_layers'),
     numHeads,
@@ -108,17 +143,8 @@ export function parseConfig(src: ConfigSources, tokenizerMaskId?: number): SdarC
     // Newer transformers write `dtype`; both are informational only.
     torchDtype: typeof c.torch_dtype === 'string' ? c.torch_dtype : typeof c.dtype === 'string' ? c.dtype : 'unknown',
   };
-}
-
-/** Reads a JSON file the user supplied: absent → 'missing-file', unparsable → `problem`, both naming the file. */
-export function readJsonFile(file: string, problem: CheckpointProblem): unknown {
-  if (!existsSync(file)) throw new CheckpointError(file, 'missing-file', 'file not found');
-  const text = readFileSync(file, 'utf8');
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new CheckpointError(file, problem, `not valid JSON (${(e as Error).message})`);
-  }
+  checkConfigLimits(config, file);
+  return config;
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {

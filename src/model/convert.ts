@@ -1,7 +1,8 @@
 // Checkpoint → converted model folder: model.onnx (+ model.sampling.onnx, model.debug.onnx), all sharing
 // model.data (external weights, 4 KiB aligned), model.json (manifest), and the tokenizer/config files.
 // Everything is written into a temporary sibling folder and renamed into place only when complete, so an
-// interrupted or failed conversion never leaves a folder that looks usable.
+// interrupted or failed conversion never leaves a folder that looks usable. output-dir.ts decides what the
+// output path may hold before it is replaced: nothing the project did not write.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openCheckpoint } from './checkpoint';
@@ -9,6 +10,7 @@ import { CheckpointError } from './errors';
 import { buildGraph, type LinearWeight, type WeightEmitter } from './graph';
 import { DT, type DataType, type GraphBuilder } from './onnx-builder';
 import { QUANT_BLOCK } from './quantize';
+import { commitOutput, CONVERTED_MARKER, discardPartial, prepareOutput, type OutputLayout } from './output-dir';
 import { loadTokenizer } from './tokenizer';
 import { quantizeLinear, storageOf, toF16Bits, type WeightFormat } from './weights';
 import type { GraphVariant, SdarConfig, WeightSource } from './types';
@@ -19,6 +21,12 @@ export const VARIANT_FILES: Record<GraphVariant, string> = { greedy: 'model.onnx
 const ALIGN = 4096;
 const INLINE_MAX_BYTES = 1024;
 const COPIED_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja'];
+/** Every file a conversion writes: what a folder may hold for a later conversion to replace it. */
+const OUTPUT_LAYOUT: OutputLayout = {
+  fileNames: new Set([MANIFEST, DATA_FILE, CONVERTED_MARKER, ...Object.values(VARIANT_FILES), ...COPIED_FILES]),
+  manifest: MANIFEST,
+  format: 'simsd-onnx',
+};
 
 export interface ConvertOptions {
   readonly weights: WeightFormat;
@@ -48,7 +56,7 @@ export interface ConvertedManifest {
  */
 export async function convertCheckpoint(dir: string, outDir: string, opts: Omit<ConvertOptions, 'copyFrom'>): Promise<ConvertedManifest> {
   const tokenizer = loadTokenizer(dir);
-  const checkpoint = openCheckpoint(dir, { tokenizerMaskId: tokenizer.special.mask ?? undefined });
+  const checkpoint = openCheckpoint(dir, { tokenizer });
   try {
     return await convertModel(checkpoint, outDir, { ...opts, copyFrom: dir });
   } finally {
@@ -59,10 +67,7 @@ export async function convertCheckpoint(dir: string, outDir: string, opts: Omit<
 export async function convertModel(source: WeightSource, outDir: string, opts: ConvertOptions): Promise<ConvertedManifest> {
   const started = Date.now();
   const target = path.resolve(outDir);
-  const tmp = `${target}.partial-${process.pid}-${started}`;
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp);
+  const tmp = prepareOutput(target, opts.copyFrom, OUTPUT_LAYOUT, started);
   try {
     const manifest = writeModel(source, tmp, opts, started);
     for (const name of COPIED_FILES) {
@@ -70,10 +75,10 @@ export async function convertModel(source: WeightSource, outDir: string, opts: C
       if (from && fs.existsSync(from)) fs.copyFileSync(from, path.join(tmp, name));
     }
     fs.writeFileSync(path.join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
-    replaceDir(tmp, target);
+    commitOutput(tmp, target, opts.copyFrom, OUTPUT_LAYOUT);
     return manifest;
   } catch (err) {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    if (fs.existsSync(tmp)) discardPartial(tmp, OUTPUT_LAYOUT);
     throw err;
   }
 }
@@ -97,18 +102,6 @@ function writeModel(source: WeightSource, dir: string, opts: ConvertOptions, sta
     format: 'simsd-onnx', version: 1, weights: opts.weights, accuracyLevel, variants, bannedIds, config,
     source: opts.copyFrom ?? null, dataBytes: data.bytes, convertMs: Date.now() - started,
   };
-}
-
-/** Swaps a finished folder into place; an existing one is moved aside first and removed after. */
-function replaceDir(tmp: string, target: string): void {
-  if (!fs.existsSync(target)) {
-    fs.renameSync(tmp, target);
-    return;
-  }
-  const old = `${target}.old-${process.pid}-${Date.now()}`;
-  fs.renameSync(target, old);
-  fs.renameSync(tmp, target);
-  fs.rmSync(old, { recursive: true, force: true });
 }
 
 /** Appends tensors to model.data at 4 KiB-aligned offsets (so onnxruntime can mmap them). */

@@ -14,7 +14,8 @@ export type CheckpointProblem =
   | 'bad-index'
   | 'bad-config'
   | 'bad-tokenizer'
-  | 'bad-model';
+  | 'bad-model'
+  | 'unsafe-output';
 
 export class CheckpointError extends Error {
   constructor(
@@ -32,5 +33,16 @@ export class CancelledError extends Error {
   constructor() {
     super('cancelled');
     this.name = 'CancelledError';
+  }
+}
+
+/**
+ * A request that cannot be served as asked: token ids outside the vocabulary, a prompt and output beyond the
+ * model's context, a decode parameter out of its documented range. The message says which value and why.
+ */
+export class RequestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RequestError';
   }
 }

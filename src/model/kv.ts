@@ -1,6 +1,7 @@
 // KvCache: per-layer K/V buffers owned by JS and fed to onnxruntime zero-copy.
 // Layout per layer and per K or V: [Hkv, capacity, D] (the graph sees [1, Hkv, capacity, D]).
 // Capacity grows in buckets of 256; slots ≥ length hold finite stale values and are masked.
+import { RequestError } from './errors';
 import type { KvCacheView, KvRows, SdarConfig } from './types';
 
 export const CAPACITY_BUCKET = 256;
@@ -20,7 +21,11 @@ export class KvCache implements KvCacheView {
     this.layers = Array.from({ length: numLayers }, () => this.allocate(this.capacity));
   }
 
+  /** A cache for `config`; more slots than the model has positions are refused (they could never be used). */
   static forConfig(config: SdarConfig, capacity = CAPACITY_BUCKET): KvCache {
+    if (!Number.isSafeInteger(capacity) || capacity < 0 || capacity > roundUp(config.maxPositions)) {
+      throw new RequestError(`a KV cache of ${capacity} slots is outside [0, ${config.maxPositions}] (max_position_embeddings)`);
+    }
     return new KvCache(config.numKvHeads, config.headDim, config.numLayers, capacity);
   }
 

@@ -3,9 +3,10 @@
 // File layout: u64 LE header length N | N bytes of JSON {name: {dtype, shape, data_offsets}} | data.
 // Shards exceed 2 GB, so every read is positional (fs.readSync at a number position) and chunked;
 // a file is never read whole.
-import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { isRecord } from './config';
 import { CheckpointError } from './errors';
+import { openRegularFile } from './user-file';
 
 export type Dtype = 'BF16' | 'F16' | 'F32';
 export const DTYPE_BYTES: Readonly<Record<Dtype, number>> = { BF16: 2, F16: 2, F32: 4 };
@@ -38,10 +39,8 @@ export function numElements(shape: readonly number[]): number {
 
 /** Reads and validates a header. Throws CheckpointError naming the file and the problem. */
 export function readHeader(file: string): SafetensorsHeader {
-  if (!existsSync(file)) throw new CheckpointError(file, 'missing-file', 'file not found');
-  const fd = openSync(file, 'r');
+  const { fd, bytes: fileBytes } = openRegularFile(file, 'bad-header');
   try {
-    const fileBytes = fstatSync(fd).size;
     if (fileBytes < 8) throw new CheckpointError(file, 'truncated', `only ${fileBytes} bytes: the file is truncated; download it again`);
     const prefix = new Uint8Array(8);
     readExactly(fd, prefix, 0, file);

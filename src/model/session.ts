@@ -4,12 +4,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { checkConfigLimits, isRecord } from './config';
 import { CancelledError, CheckpointError } from './errors';
 import { MANIFEST, VARIANT_FILES, type ConvertedManifest } from './convert';
 import { GRAPH_INPUTS, newKey, newValue, pastKey, pastValue } from './graph';
 import type {
   ForwardInput, ForwardModel, ForwardOptions, ForwardOutput, GraphVariant, KvCacheView, KvRows, SdarConfig,
 } from './types';
+import { MAX_BYTES, readJsonFile } from './user-file';
+import { WEIGHT_FORMATS, type WeightFormat } from './weights';
 
 export type ExecutionProvider = 'cpu' | 'webgpu';
 
@@ -49,6 +52,11 @@ export class ModelSession implements ForwardModel {
       // Do not burn CPU between keystrokes (onnxruntime.md §9).
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
+    const pastInputs = session.inputNames.filter((n) => /^past_key_\d+$/.test(n)).length;
+    if (pastInputs !== manifest.config.numLayers) {
+      await session.release();
+      throw new CheckpointError(path.join(dir, MANIFEST), 'bad-model', `says ${manifest.config.numLayers} layers but ${VARIANT_FILES[variant]} has ${pastInputs}; convert the checkpoint again`);
+    }
     opts.log?.(`opened ${dir} (${manifest.weights}, ${variant}) on ${ep} with ${threads} thread(s)`);
     return new ModelSession(session, manifest, variant, ep, dir);
   }
@@ -98,19 +106,29 @@ export class ModelSession implements ForwardModel {
   }
 }
 
+/**
+ * model.json of a converted folder, checked before anything is sized from it: a hand-edited or corrupted manifest
+ * (numLayers 1e6) must fail here, naming the file, not when the KV cache is allocated.
+ */
 export function readManifest(dir: string): ConvertedManifest {
   const file = path.join(dir, MANIFEST);
   if (!fs.existsSync(file)) throw new CheckpointError(file, 'missing-file', 'not found: this folder is not a converted model (run `simsd convert`)');
-  let manifest: ConvertedManifest;
-  try {
-    manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as ConvertedManifest;
-  } catch (err) {
-    throw new CheckpointError(file, 'bad-model', `unreadable manifest: ${(err as Error).message}`);
+  const json = readJsonFile(file, MAX_BYTES.manifest, 'bad-model');
+  const bad = (what: string) => new CheckpointError(file, 'bad-model', `${what}; convert the checkpoint again`);
+  if (!isRecord(json) || json.format !== 'simsd-onnx' || json.version !== 1) {
+    throw bad(`unknown manifest format ${isRecord(json) ? `${String(json.format)} v${String(json.version)}` : typeof json}`);
   }
-  if (manifest.format !== 'simsd-onnx' || manifest.version !== 1) {
-    throw new CheckpointError(file, 'bad-model', `unknown manifest format ${String(manifest.format)} v${String(manifest.version)}`);
-  }
-  return manifest;
+  if (!WEIGHT_FORMATS.includes(json.weights as WeightFormat)) throw bad(`weights ${JSON.stringify(json.weights)} is not one of ${WEIGHT_FORMATS.join(', ')}`);
+  const variants = json.variants;
+  if (!Array.isArray(variants) || variants.length === 0 || variants.some((v) => !(v in VARIANT_FILES))) throw bad(`variants ${JSON.stringify(variants)} are not graph variants`);
+  if (!isRecord(json.config)) throw bad('config is missing');
+  const config = json.config as unknown as SdarConfig;
+  checkConfigLimits(config, file);
+  const isId = (id: unknown) => typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 && id < config.vocabSize;
+  if (!isId(config.maskTokenId)) throw bad(`config.maskTokenId ${JSON.stringify(config.maskTokenId)} is not a token id`);
+  if (!Array.isArray(config.stopIds) || !config.stopIds.every(isId)) throw bad('config.stopIds are not token ids');
+  if (!Array.isArray(json.bannedIds) || !json.bannedIds.every(isId)) throw bad('bannedIds are not token ids');
+  return json as unknown as ConvertedManifest;
 }
 
 /**

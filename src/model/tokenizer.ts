@@ -5,8 +5,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { type ChatMessage, type ChatTemplate, loadChatTemplate, missingChatTemplate } from './chat-template';
-import { isRecord, readJsonFile } from './config';
+import { isRecord } from './config';
 import { CheckpointError } from './errors';
+import { MAX_BYTES, readJsonFile } from './user-file';
 
 export type { ChatMessage } from './chat-template';
 
@@ -52,8 +53,8 @@ export interface SdarTokenizer {
 export function loadTokenizer(dir: string): SdarTokenizer {
   const file = join(dir, TOKENIZER_FILE);
   const configFile = join(dir, TOKENIZER_CONFIG_FILE);
-  const json = readJsonFile(file, 'bad-tokenizer');
-  const config = existsSync(configFile) ? readJsonFile(configFile, 'bad-tokenizer') : {};
+  const json = readJsonFile(file, MAX_BYTES.tokenizer, 'bad-tokenizer');
+  const config = existsSync(configFile) ? readJsonFile(configFile, MAX_BYTES.tokenizerConfig, 'bad-tokenizer') : {};
   if (!isRecord(json) || !isRecord(json.model) || !Array.isArray(json.added_tokens)) {
     throw new CheckpointError(file, 'bad-tokenizer', 'not a Hugging Face tokenizer.json (model or added_tokens missing)');
   }

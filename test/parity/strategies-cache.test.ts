@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { calibrate } from '../../src/decode/calibrate';
 import { prefill } from '../../src/decode/forwards';
 import { generate, type GenerateRequest, type ModelPair, type Progress } from '../../src/decode/generate';
-import { DecodeParamsError } from '../../src/decode/types';
+import { RequestError } from '../../src/model/errors';
 import { updateEstimates } from '../../src/decode/auto';
 import { KvCache } from '../../src/model/kv';
 import type { CancelFlag, ForwardModel, SdarConfig } from '../../src/model/types';
@@ -157,9 +157,9 @@ describe('driver', () => {
     assert.equal(g.stats.targetForwards + g.stats.draftForwards, 0);
   });
 
-  test('invalid requests raise DecodeParamsError', async () => {
+  test('invalid requests raise RequestError', async () => {
     const pair = await pairPromise;
-    await assert.rejects(run({ target: pair.target }, [1, 2], { strategy: 'simsd', maxTokens: 4 }), DecodeParamsError);
+    await assert.rejects(run({ target: pair.target }, [1, 2], { strategy: 'simsd', maxTokens: 4 }), RequestError);
     await assert.rejects(run(pair, [1, 2], { strategy: 'vanilla-static', maxTokens: 4, temperature: 1 }), /sampling variant/);
     const other: SdarConfig = { ...pair.target.config, blockLength: 8 };
     await assert.rejects(run({ target: pair.target, draft: { ...pair.target, config: other, forward: pair.target.forward } }, [1], { strategy: 'simsd', maxTokens: 4 }), /block length/);

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initialState, nextBlock, cutOutput } from '../../src/decode/canvas';
 import { resolveParams } from '../../src/decode/params';
-import { DecodeParamsError } from '../../src/decode/types';
+import { RequestError } from '../../src/model/errors';
 import { fixtureConfig } from '../fixtures/tiny-checkpoint';
 
 const config = fixtureConfig();
@@ -67,7 +67,7 @@ describe('cutOutput (§1.4)', () => {
 
 describe('parameters', () => {
   const bad = (extra: object, pattern: RegExp) =>
-    assert.throws(() => resolveParams({ strategy: 'vanilla-static', maxTokens: 8, ...extra }, config, null), (e: Error) => e instanceof DecodeParamsError && pattern.test(e.message));
+    assert.throws(() => resolveParams({ strategy: 'vanilla-static', maxTokens: 8, ...extra }, config, null), (e: Error) => e instanceof RequestError && pattern.test(e.message));
 
   test('defaults: static S = bl, τ = 0.9, fold on, K = 1, greedy, the model stop ids', () => {
     const p = resolveParams({ strategy: 'simsd-exact', maxTokens: 8 }, config, null);

@@ -1,26 +1,34 @@
 // The e2e toolchain installer (test/e2e/setup.sh) as CI meets it on a new machine: nested npm commands run outside
 // the calling npm's environment, and a failed or killed install leaves nothing that a later run would trust.
 // A fake `npm` on PATH stands in for the registry, so nothing here touches the network.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const SETUP = resolve('test/e2e/setup.sh');
 const OUTSIDE_NPM = resolve('test/e2e/outside-npm.sh');
+const made: string[] = [];
+after(() => { for (const dir of made) rmSync(dir, { recursive: true, force: true }); });
+
+function temp(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
 
 // HOME is a fresh folder: bash reads ~/.bashrc when its stdin is a socket, as Node's pipes are.
 function bash(script: string, env: NodeJS.ProcessEnv) {
-  const home = mkdtempSync(join(tmpdir(), 'simsd-home-'));
+  const home = temp('simsd-home-');
   const r = spawnSync('bash', ['-c', script], { env: { ...env, HOME: home }, encoding: 'utf8', timeout: 60_000 });
   return { rc: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** A folder holding an `npm` script with the given body, first on PATH. */
 function fakeNpm(body: string): { dir: string; path: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'simsd-fake-npm-'));
+  const dir = temp('simsd-fake-npm-');
   const bin = join(dir, 'bin');
   mkdirSync(bin);
   writeFileSync(join(bin, 'npm'), `#!/usr/bin/env bash\n${body}\n`);

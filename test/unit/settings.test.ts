@@ -38,3 +38,12 @@ test('each bad value is named in a problem and replaced by the default', () => {
   assert.deepEqual(settings.enabledLanguages, ['*']);
   assert.equal(settings.completion.debounceMs, 'auto');
 });
+
+test('a bad simsd.threads falls back to the declared default "auto" (null), as the warning says', () => {
+  for (const bad of ['abc', 0, -2, 1.5, 1000]) {
+    const { settings, problems } = readSettings((k) => (k === 'threads' ? bad : undefined));
+    assert.equal(settings.threads, null, `threads ${JSON.stringify(bad)}`);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0], /^simsd\.threads: .* using the default$/);
+  }
+});

@@ -1,0 +1,106 @@
+// Every command's synopsis, positional arguments and flag table: the whole of what the command line accepts.
+// A flag not in its command's table (or GLOBAL_FLAGS: --json, --verbose, --help) is refused as unknown.
+import { MAX_BLOCKS_PER_VERIFY } from '../decode/params';
+import { STRATEGIES } from '../decode/strategies';
+import type { StrategyName } from '../decode/types';
+import { SAMPLING_TOP_K } from '../model/types';
+import { WEIGHT_FORMATS } from '../model/weights';
+import { flag, type CommandSpec, type FlagTable } from './args';
+
+export const STRATEGY_NAMES = Object.keys(STRATEGIES) as StrategyName[];
+export const STRATEGY_CHOICES: readonly (StrategyName | 'auto')[] = ['auto', ...STRATEGY_NAMES];
+export const LAYOUTS = ['auto', 'fim', 'prefix'] as const;
+
+/** Generous sanity caps; the real limit of a generation is the model's context, checked once it is loaded. */
+const MAX_TOKENS = 65536;
+const MAX_THREADS = 1024;
+
+const PAIR: FlagTable = {
+  target: flag.path('DIR', 'the target model: a checkpoint folder (converted once into the cache) or a converted folder'),
+  draft: flag.path('DIR', 'the draft model, as --target'),
+  'cache-dir': flag.path('DIR', 'where checkpoints are converted to; default ~/.cache/simsd/converted'),
+  threads: flag.integer('N', 1, MAX_THREADS, 'intra-op threads per model; default: cores − 1'),
+};
+
+export const COMMAND_SPECS = {
+  inspect: {
+    usage: 'simsd inspect DIR [--json]',
+    positionals: ['DIR'],
+    flags: {},
+  },
+  convert: {
+    usage: 'simsd convert DIR --out OUT [--weights fp32|int4|fp16] [--accuracy-level 4] [--json]',
+    positionals: ['DIR'],
+    flags: {
+      out: flag.path('OUT', 'the converted folder to write'),
+      weights: flag.choice(WEIGHT_FORMATS, 'weight format of the MatMuls; default int4'),
+      'accuracy-level': flag.integer('L', 0, 4, 'MatMulNBits accuracy level of int4 weights (0 exact, 4 int8 compute); default 4'),
+    },
+  },
+  generate: {
+    usage: 'simsd generate --target DIR [--draft DIR] (--prompt TEXT | --prompt-file F | --prompt-ids 1,2,3) [--chat] '
+      + `[--strategy ${STRATEGY_CHOICES.join('|')}] [--threshold T] [--temperature T --seed S --top-k K] [--max-tokens N] `
+      + '[--no-fold] [--blocks-per-verify K] [--threads N] [--cache-dir DIR] [--json]',
+    positionals: [],
+    flags: {
+      ...PAIR,
+      prompt: flag.text('TEXT', 'the prompt text'),
+      'prompt-file': flag.path('F', 'a file whose text is the prompt (/dev/stdin works)'),
+      'prompt-ids': flag.integers('1,2,3', 0, Number.MAX_SAFE_INTEGER, 'the prompt as token ids, each below the vocabulary size'),
+      chat: flag.boolean("wrap the prompt text in the tokenizer's chat template"),
+      strategy: flag.choice(STRATEGY_CHOICES, 'decoding strategy; default auto (measures and picks)'),
+      threshold: flag.real('T', 0, 1, 'τ of the dynamic reveal rule; default 0.9'),
+      temperature: flag.real('T', 0, 100, '0 (default): argmax; > 0: sampling'),
+      seed: flag.integer('S', 0, 0xffffffff, 'sampling noise seed; default 0'),
+      'top-k': flag.integer('K', 1, SAMPLING_TOP_K, 'sampling candidates; default 64'),
+      'max-tokens': flag.integer('N', 1, MAX_TOKENS, 'tokens to generate; default 64'),
+      'no-fold': flag.boolean('run the clean pass separately instead of folding it into the next forward'),
+      'blocks-per-verify': flag.integer('K', 1, MAX_BLOCKS_PER_VERIFY, 'blocks drafted per verification; default 1'),
+    },
+  },
+  bench: {
+    usage: 'simsd bench --target DIR --draft DIR [--prompts FILE.jsonl] [--max-tokens N] [--threshold T] [--threads N] [--cache-dir DIR] [--json]',
+    positionals: [],
+    flags: {
+      ...PAIR,
+      prompts: flag.path('FILE.jsonl', 'one {"prompt": "text"} or {"ids": [1,2,3]} per line; default media/demo/prompts.jsonl'),
+      'max-tokens': flag.integer('N', 1, MAX_TOKENS, 'tokens per prompt; default 64'),
+      threshold: flag.real('T', 0, 1, 'τ of the dynamic reveal rule; default 0.9'),
+    },
+  },
+  demo: {
+    usage: 'simsd demo [--file F --target DIR --draft DIR --max-tokens N --strategies A,B] [--threads N] [--cache-dir DIR] [--json]',
+    positionals: [],
+    flags: {
+      ...PAIR,
+      file: flag.path('F', 'a source file with a <CURSOR> marker; default media/demo/sample.py'),
+      'max-tokens': flag.integer('N', 1, MAX_TOKENS, 'tokens per strategy; default 48'),
+      strategies: flag.choices(STRATEGY_NAMES, 'strategies to run, in order; default all four'),
+    },
+  },
+  trace: {
+    usage: 'simsd trace [--file SOURCE] [--steps 400] [--layout auto|fim|prefix] [--max-tokens 24] [--target DIR --draft DIR] [--cache-dir DIR] [--json]',
+    positionals: [],
+    flags: {
+      file: flag.path('SOURCE', 'the source file typed into; default src/completion/trigger.ts'),
+      steps: flag.integer('N', 1, 100_000, 'keystrokes to replay; default 400'),
+      layout: flag.choice(LAYOUTS, "prompt layout; default auto (FIM when the target's manifest says it works)"),
+      'max-tokens': flag.integer('N', 1, MAX_TOKENS, 'tokens per completion; default 24'),
+      target: PAIR.target,
+      draft: PAIR.draft,
+      'cache-dir': PAIR['cache-dir'],
+    },
+  },
+  profile: {
+    usage: 'simsd profile CONVERTED_DIR [--cache 512] [--rows 4,16] [--repeats 5] [--threads N] [--json]',
+    positionals: ['CONVERTED_DIR'],
+    flags: {
+      cache: flag.integer('C', 0, 1 << 20, 'committed tokens in the KV cache; default 512'),
+      rows: flag.integers('4,16', 1, 4096, 'window rows L of the timed forwards; default 4,16'),
+      repeats: flag.integer('N', 1, 10_000, 'timed forwards per row count (after one warm-up); default 5'),
+      threads: PAIR.threads,
+    },
+  },
+} as const satisfies Record<string, CommandSpec>;
+
+export type CommandName = keyof typeof COMMAND_SPECS;
