@@ -4,7 +4,7 @@ import { build } from 'esbuild';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const external = ['vscode', 'onnxruntime-node', 'tokenizers', 'mocha', 'playwright-core'];
+const external = ['vscode', 'onnxruntime-node', 'tokenizers', 'mocha', 'playwright-core', 'esbuild'];
 const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', sourcemap: true, external, logLevel: 'warning' };
 
 const bundles = [

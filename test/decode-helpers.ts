@@ -1,6 +1,6 @@
 // Helpers for the decode tests: tiny random-weight draft/target pairs, prompts, a model FACTORY (so the same
 // parity suites run on ReferenceModel now and on ModelSession later), a naive full-recompute twin of native
-// decoding, and the first-divergence report of simsd.md §3.1 T5 (block, step, position, top-2 margin).
+// decoding, and the first-divergence report of decoding.md §9.1 T5 (block, step, position, top-2 margin).
 import { KvCache } from '../src/model/kv';
 import { ReferenceModel } from '../src/model/reference';
 import type { ForwardModel, GraphVariant, SdarConfig, Tensor, WeightSource } from '../src/model/types';

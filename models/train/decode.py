@@ -2,7 +2,7 @@
 `vanilla-static` strategy must reproduce, written for clarity, not speed (no KV cache: every step re-runs the whole
 sequence with the block-causal mask, which gives the same logits as committed clean K/V + canvas).
 
-Rules (simsd.md, sdar-models.md §8): blocks are counted from position 0 of the prompt; the prompt's tail of
+Rules (decoding.md, models.md §9): blocks are counted from position 0 of the prompt; the prompt's tail of
 L mod bl tokens (the leftover) opens the first canvas; each block takes bl denoising steps at most, and each step
 reveals ceil(holes / steps left) holes, highest confidence first (static reveal rule); the token is the argmax with
 the MASK id banned; confidence is its softmax probability over the full vocabulary, in fp32.

@@ -1,6 +1,6 @@
-// FilePrefixCache: per open file, the committed token ids and one KvCache per model (completion.md §2).
+// FilePrefixCache: per open file, the committed token ids and one KvCache per model (completion.md §2.3).
 // A new prompt keeps the longest block-aligned common prefix, exact for SDAR because attention is causal
-// across blocks; only the rest is prefilled. The draft's cache may lag the target's (vanilla strategies do
+// across blocks; only the rest is prefilled. The draft's cache may lag the target's (native decoding does
 // not run the draft) but never leads it once a request ends.
 import { KvCache } from '../model/kv';
 import type { SdarConfig } from '../model/types';

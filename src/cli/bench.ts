@@ -1,10 +1,11 @@
 // `simsd bench`: every strategy in one process, on one device, on the same prompts, models and caches (reset per
-// prompt), timed by the same clock (simsd.md §6 "What we report"). runBench returns a plain record;
+// prompt), timed by the same clock (testing.md §8 "What we report"). runBench returns a plain record;
 // formatBenchTable renders the human table; benchJsonLine is the one JSON document the CLI prints last.
 // Arms run prompt by prompt in turn, after one untimed warm-up run each, so load drift hits every arm alike.
-import { combineStats, type DecodeStats } from '../decode/metrics';
 import { generate, type GenerateRequest, type ModelPair } from '../decode/generate';
-import type { GenerateParams } from '../decode/params';
+import { combineStats } from '../decode/metrics';
+import type { DecodeStats } from '../protocol/messages';
+import type { GenerateParams } from '../protocol/request';
 import { KvCache } from '../model/kv';
 import type { CancelFlag } from '../model/types';
 
@@ -13,12 +14,12 @@ export interface BenchArm {
   readonly request: Omit<GenerateRequest, 'maxTokens'>;
 }
 
-/** The four strategies plus simsd-exact under the dynamic rule (compared with vanilla-dynamic). */
+/** Each strategy under the static rule, and native and simsd-exact under the dynamic one (strategy/rule labels). */
 export const DEFAULT_ARMS: readonly BenchArm[] = [
-  { label: 'vanilla-static', request: { strategy: 'vanilla-static' } },
-  { label: 'vanilla-dynamic', request: { strategy: 'vanilla-dynamic' } },
-  { label: 'simsd', request: { strategy: 'simsd' } },
-  { label: 'simsd-exact', request: { strategy: 'simsd-exact' } },
+  { label: 'native/static', request: { strategy: 'native', rule: 'static' } },
+  { label: 'native/dynamic', request: { strategy: 'native', rule: 'dynamic' } },
+  { label: 'simsd/static', request: { strategy: 'simsd', rule: 'static' } },
+  { label: 'simsd-exact/static', request: { strategy: 'simsd-exact', rule: 'static' } },
   { label: 'simsd-exact/dynamic', request: { strategy: 'simsd-exact', rule: 'dynamic' } },
 ];
 
@@ -38,10 +39,10 @@ export interface BenchArmResult {
   readonly matchRate: number | null;             // weighted by tokens
   readonly targetForwardsPerToken: number;
   readonly draftForwardsPerToken: number;
-  readonly identicalToTarget: number;            // share of prompts whose output equals vanilla-static's
+  readonly identicalToTarget: number;            // share of prompts whose output equals native/static's
   readonly identicalToNative: number;            // … equals the native strategy of the arm's reveal rule
-  readonly speedupVsStatic: number | null;       // tokPerS / vanilla-static's
-  readonly speedupVsDynamic: number | null;      // tokPerS / vanilla-dynamic's
+  readonly speedupVsStatic: number | null;       // tokPerS / native/static's
+  readonly speedupVsDynamic: number | null;      // tokPerS / native/dynamic's
   readonly newTokens: number;
   readonly decodeMs: number;
   readonly prefillMs: number;
@@ -53,20 +54,19 @@ export interface BenchReport {
   readonly arms: Readonly<Record<string, BenchArmResult>>;
 }
 
-const STATIC_LABEL = 'vanilla-static';
-const DYNAMIC_LABEL = 'vanilla-dynamic';
+const STATIC_LABEL = 'native/static';
+const DYNAMIC_LABEL = 'native/dynamic';
 
 function armsFor(models: ModelPair, options: BenchOptions): BenchArm[] {
   const wanted = options.arms ?? DEFAULT_ARMS;
-  const usable = wanted.filter((a) => models.draft !== undefined || a.request.strategy.startsWith('vanilla'));
+  const usable = wanted.filter((a) => models.draft !== undefined || a.request.strategy === 'native');
   // Identity is measured against native static decoding on the target: always run it.
   return usable.some((a) => a.label === STATIC_LABEL) ? usable : [DEFAULT_ARMS[0], ...usable];
 }
 
 /** The label of the native arm with the same reveal rule (for identicalToNative). */
 function nativeLabel(arm: BenchArm): string {
-  const dynamic = arm.request.strategy === 'vanilla-dynamic' || (arm.request.strategy === 'simsd-exact' && arm.request.rule === 'dynamic');
-  return dynamic ? DYNAMIC_LABEL : STATIC_LABEL;
+  return arm.request.rule === 'dynamic' ? DYNAMIC_LABEL : STATIC_LABEL;
 }
 
 export async function runBench(models: ModelPair, options: BenchOptions, signal?: CancelFlag): Promise<BenchReport> {
@@ -138,12 +138,12 @@ export function formatBenchTable(report: BenchReport): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [
-    `${report.prompts} prompts, ${report.maxTokens} tokens each; identical = output equal to vanilla-static on the target`,
+    `${report.prompts} prompts, ${report.maxTokens} tokens each; identical = output equal to native/static on the target`,
     line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line),
   ].join('\n');
 }
 
-/** The one JSON document the CLI prints on the last stdout line (style.md §5). */
+/** The one JSON document the CLI prints on the last stdout line (testing.md §8). */
 export function benchJsonLine(report: BenchReport, meta: { readonly device: string; readonly ep: string; readonly models: Readonly<Record<string, string>> }): string {
   return JSON.stringify({ ...meta, prompts: report.prompts, maxTokens: report.maxTokens, strategy: report.arms });
 }

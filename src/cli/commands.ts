@@ -1,13 +1,11 @@
 // Every command's synopsis, positional arguments and flag table: the whole of what the command line accepts.
 // A flag not in its command's table (or GLOBAL_FLAGS: --json, --verbose, --help) is refused as unknown.
 import { MAX_BLOCKS_PER_VERIFY } from '../decode/params';
-import { STRATEGIES } from '../decode/strategies';
-import type { StrategyName } from '../decode/types';
 import { SAMPLING_TOP_K } from '../model/types';
+import { REVEAL_RULE_NAMES, STRATEGY_NAMES, type StrategyName } from '../protocol/request';
 import { WEIGHT_FORMATS } from '../model/weights';
 import { flag, type CommandSpec, type FlagTable } from './args';
 
-export const STRATEGY_NAMES = Object.keys(STRATEGIES) as StrategyName[];
 export const STRATEGY_CHOICES: readonly (StrategyName | 'auto')[] = ['auto', ...STRATEGY_NAMES];
 export const LAYOUTS = ['auto', 'fim', 'prefix'] as const;
 
@@ -39,7 +37,7 @@ export const COMMAND_SPECS = {
   },
   generate: {
     usage: 'simsd generate --target DIR [--draft DIR] (--prompt TEXT | --prompt-file F | --prompt-ids 1,2,3) [--chat] '
-      + `[--strategy ${STRATEGY_CHOICES.join('|')}] [--threshold T] [--temperature T --seed S --top-k K] [--max-tokens N] `
+      + `[--strategy ${STRATEGY_CHOICES.join('|')}] [--rule static|dynamic] [--threshold T] [--temperature T --seed S --top-k K] [--max-tokens N] `
       + '[--no-fold] [--blocks-per-verify K] [--threads N] [--cache-dir DIR] [--json]',
     positionals: [],
     flags: {
@@ -49,6 +47,7 @@ export const COMMAND_SPECS = {
       'prompt-ids': flag.integers('1,2,3', 0, Number.MAX_SAFE_INTEGER, 'the prompt as token ids, each below the vocabulary size'),
       chat: flag.boolean("wrap the prompt text in the tokenizer's chat template"),
       strategy: flag.choice(STRATEGY_CHOICES, 'decoding strategy; default auto (measures and picks)'),
+      rule: flag.choice(REVEAL_RULE_NAMES, 'the reveal rule every strategy follows; default static'),
       threshold: flag.real('T', 0, 1, 'τ of the dynamic reveal rule; default 0.9'),
       temperature: flag.real('T', 0, 100, '0 (default): argmax; > 0: sampling'),
       seed: flag.integer('S', 0, 0xffffffff, 'sampling noise seed; default 0'),
@@ -75,14 +74,16 @@ export const COMMAND_SPECS = {
       ...PAIR,
       file: flag.path('F', 'a source file with a <CURSOR> marker; default media/demo/sample.py'),
       'max-tokens': flag.integer('N', 1, MAX_TOKENS, 'tokens per strategy; default 48'),
-      strategies: flag.choices(STRATEGY_NAMES, 'strategies to run, in order; default all four'),
+      strategies: flag.choices(STRATEGY_NAMES, 'strategies to run, in order; default all three'),
     },
   },
   trace: {
-    usage: 'simsd trace [--file SOURCE] [--steps 400] [--layout auto|fim|prefix] [--max-tokens 24] [--target DIR --draft DIR] [--cache-dir DIR] [--json]',
+    usage: 'simsd trace [--file SOURCE] [--steps 400] [--pace typist|sequential] [--ring N] [--layout auto|fim|prefix] [--max-tokens 24] [--target DIR --draft DIR] [--cache-dir DIR] [--json]',
     positionals: [],
     flags: {
       file: flag.path('SOURCE', 'the source file typed into; default src/completion/trigger.ts'),
+      pace: flag.choice(['typist', 'sequential'], 'typist: keystrokes 60–140 ms apart (400 ms after a line), each cancelling the previous request as VS Code does; sequential: each keystroke waits for its answer. Default typist'),
+      ring: flag.integer('N', 0, 16, "ring chunks from the file's sibling files, as if recently viewed; default 0"),
       steps: flag.integer('N', 1, 100_000, 'keystrokes to replay; default 400'),
       layout: flag.choice(LAYOUTS, "prompt layout; default auto (FIM when the target's manifest says it works)"),
       'max-tokens': flag.integer('N', 1, MAX_TOKENS, 'tokens per completion; default 24'),

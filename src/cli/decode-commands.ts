@@ -1,8 +1,8 @@
 // `simsd generate`, `simsd bench`, `simsd demo`: the decoding strategies from the command line.
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildWindows } from '../completion/context';
-import { buildPrompt } from '../completion/prompt';
+import { buildCursorContext } from '../completion/context';
+import { buildPrompt } from '../prompt/build';
 import { CALIBRATION_TEXT, calibrateForAuto } from '../decode/calibrate';
 import { generate, strategyFor, type GenerateRequest } from '../decode/generate';
 import { RequestError } from '../model/errors';
@@ -10,7 +10,8 @@ import { KvCache } from '../model/kv';
 import type { SdarTokenizer } from '../model/tokenizer';
 import { booleanFlag, choiceFlag, choicesFlag, numberFlag, numbersFlag, stringFlag, UsageError, type ParsedArgs } from './args';
 import { benchJsonLine, formatBenchTable, runBench } from './bench';
-import { STRATEGY_CHOICES, STRATEGY_NAMES } from './commands';
+import { REVEAL_RULE_NAMES, STRATEGY_NAMES } from '../protocol/request';
+import { STRATEGY_CHOICES } from './commands';
 import type { Print } from './model-commands';
 import { embeddedModelsDir, loadPair, requiredFlag } from './pair';
 import { checkVocabulary, parsePromptsJsonl, readUserText, type PromptEntry } from './user-input';
@@ -45,7 +46,7 @@ export async function generateCommand(args: ParsedArgs, print: Print): Promise<o
   const temperature = numberFlag(args, 'temperature', 0);
   const strategy = choiceFlag(args, 'strategy', STRATEGY_CHOICES, 'auto');
   const request: GenerateRequest = {
-    strategy, maxTokens: numberFlag(args, 'max-tokens', 64), threshold: numberFlag(args, 'threshold', 0.9),
+    strategy, rule: choiceFlag(args, 'rule', REVEAL_RULE_NAMES, 'static'), maxTokens: numberFlag(args, 'max-tokens', 64), threshold: numberFlag(args, 'threshold', 0.9),
     temperature, seed: numberFlag(args, 'seed', 0), topK: numberFlag(args, 'top-k', 64),
     fold: !booleanFlag(args, 'no-fold'), blocksPerVerify: numberFlag(args, 'blocks-per-verify', 1),
   };
@@ -58,10 +59,10 @@ export async function generateCommand(args: ParsedArgs, print: Print): Promise<o
     const chosen = strategyFor({ ...request, autoEstimates }, pair.models.draft !== undefined);
     const caches = { target: KvCache.forConfig(pair.models.target.config), draft: pair.models.draft ? KvCache.forConfig(pair.models.draft.config) : undefined };
     const g = await generate(pair.models, caches, ids, { ...request, strategy: chosen });
-    const text = pair.tokenizer.decode([...g.tokenIds], { skipSpecial: true });
+    const text = pair.tokenizer.decode(g.tokenIds, { skipSpecial: true });
     print(text);
     print(`[${chosen}: ${g.tokenIds.length} tokens, ${g.stats.tokPerS.toFixed(1)} tok/s, ${g.finishReason}${g.stats.acceptLength ? `, accept length ${g.stats.acceptLength.mean.toFixed(2)}` : ''}]`);
-    return { tokenIds: [...g.tokenIds], text, finishReason: g.finishReason, promptTokens: ids.length, ...g.stats };
+    return { tokenIds: g.tokenIds, text, finishReason: g.finishReason, promptTokens: ids.length, ...g.stats };
   } finally {
     await pair.close();
   }
@@ -105,16 +106,16 @@ export async function demoCommand(args: ParsedArgs, print: Print): Promise<objec
   try {
     const before = source.slice(0, at);
     const cursor = { line: before.split('\n').length - 1, character: at - before.lastIndexOf('\n') - 1 };
-    const windows = buildWindows({ text: source.replace('<CURSOR>', ''), languageId: 'python', uri: file }, cursor);
+    const context = buildCursorContext({ text: source.replace('<CURSOR>', ''), languageId: 'python', uri: file }, cursor);
     const maxPromptTokens = Math.min(1024, pair.contextTokens - maxTokens - pair.models.target.config.blockLength);
     if (maxPromptTokens < 1) throw new RequestError(`--max-tokens ${maxTokens} leaves no room for a prompt in the target's context of ${pair.contextTokens} tokens`);
-    const prompt = buildPrompt(windows, [], pair.tokenizer, { maxPromptTokens, layout: pair.fim ? 'fim' : 'prefix' });
+    const prompt = buildPrompt(context, [], pair.tokenizer, { maxPromptTokens, layout: pair.fim ? 'fim' : 'prefix' });
     print(`${path.basename(file)} at line ${cursor.line + 1}, ${prompt.layout} prompt of ${prompt.ids.length} tokens (models: ${Object.values(pair.labels).join(' + ')})`);
     const results: Record<string, object> = {};
     for (const strategy of strategies) {
       const caches = { target: KvCache.forConfig(pair.models.target.config), draft: pair.models.draft ? KvCache.forConfig(pair.models.draft.config) : undefined };
       const g = await generate(pair.models, caches, prompt.ids, { strategy, maxTokens });
-      const text = pair.tokenizer.decode([...g.tokenIds], { skipSpecial: true });
+      const text = pair.tokenizer.decode(g.tokenIds, { skipSpecial: true });
       const s = g.stats;
       print(`\n── ${strategy}: ${s.newTokens} tokens, ${s.tokPerS.toFixed(1)} tok/s, ${s.targetForwardsPerToken.toFixed(2)} target forwards/token${s.acceptLength ? `, ${s.acceptLength.mean.toFixed(2)} accepted per target pass` : ''}`);
       print(text.split('\n').map((l) => `│ ${l}`).join('\n'));

@@ -74,7 +74,7 @@ export async function profileCommand(args: ParsedArgs, print: Print): Promise<ob
     print(`  L=${L} over cache ${cacheLength} (capacity ${cache.capacity}): median ${results[`L${L}`].medianMs} ms, min ${results[`L${L}`].minMs} ms`);
   }
   await session.close();
-  return { dir, weights: session.manifest.weights, accuracyLevel: session.manifest.accuracyLevel, layers: cfg.numLayers,
+  return { dir, weights: session.record.weights, accuracyLevel: session.record.accuracyLevel, layers: cfg.numLayers,
     cacheLength, loadMs: round(loadMs), forward: results, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
 }
 

@@ -1,9 +1,11 @@
-// Document → the windows a completion request sees: prefix lines above the cursor line, the cursor line split at
+// Document → the context a completion request sees: prefix lines above the cursor line, the cursor line split at
 // the cursor, and suffix lines below it. Plain records in and out; the extension copies the editor state into a
 // DocumentSnapshot, so nothing here knows about vscode.
 //
-// Why lines and not characters: every cut (window, token budget, cache key) is made at line boundaries, so typing on
-// the cursor line never moves a cut and the prompt head stays byte-identical (completion.md §2).
+// Why lines and not characters: every cut (context lines, token budget, cache key) is made at line boundaries, so typing on
+// the cursor line never moves a cut and the prompt head stays byte-identical (completion.md §2.1).
+
+import type { ContextLimits, CursorContext, CursorPosition } from '../protocol/request';
 
 export interface DocumentSnapshot {
   readonly text: string;
@@ -11,50 +13,20 @@ export interface DocumentSnapshot {
   readonly uri: string;
 }
 
-/** 0-based line and UTF-16 character offset, as VS Code's Position. */
-export interface CursorPosition {
-  readonly line: number;
-  readonly character: number;
-}
-
-export interface WindowLimits {
-  readonly prefixLines: number;
-  readonly suffixLines: number;
-}
-
-/** Settings `completion.prefixLines` / `suffixLines` (completion.md §10). */
-export const DEFAULT_WINDOW_LIMITS: WindowLimits = { prefixLines: 128, suffixLines: 16 };
-
-export interface ContextWindows {
-  readonly uri: string;
-  readonly languageId: string;
-  /** Lines above the cursor line, top first; at most `limits.prefixLines`. */
-  readonly prefixLines: readonly string[];
-  /** Cursor line left of the cursor. */
-  readonly linePrefix: string;
-  /** Cursor line right of the cursor. */
-  readonly lineSuffix: string;
-  /** Lines below the cursor line, top first; at most `limits.suffixLines`. */
-  readonly suffixLines: readonly string[];
-  readonly cursor: CursorPosition;
-  /** Document line of prefixLines[0] (= cursor.line when prefixLines is empty). */
-  readonly firstLine: number;
-  /** True when suffixLines reaches the last line of the document. */
-  readonly reachesDocumentEnd: boolean;
-  readonly limits: WindowLimits;
-}
+/** Settings `completion.prefixLines` / `suffixLines`. */
+export const DEFAULT_CONTEXT_LIMITS: ContextLimits = { prefixLines: 128, suffixLines: 16 };
 
 /**
- * Cuts the windows around the cursor. The cursor is clamped into the document (VS Code positions are always valid,
+ * Cuts the context around the cursor. The cursor is clamped into the document (VS Code positions are always valid,
  * but a stale snapshot may not be). Lines are found by scanning for '\n' between the first and the last needed
- * line only, so a large file costs O(characters up to the window end), not a full split. A trailing '\r' (CRLF files)
+ * line only, so a large file costs O(characters up to the context's last line), not a full split. A trailing '\r' (CRLF files)
  * is dropped from each line, as TextLine.text does.
  */
-export function buildWindows(
+export function buildCursorContext(
   doc: DocumentSnapshot,
   cursor: CursorPosition,
-  limits: WindowLimits = DEFAULT_WINDOW_LIMITS,
-): ContextWindows {
+  limits: ContextLimits = DEFAULT_CONTEXT_LIMITS,
+): CursorContext {
   const wanted = readLines(doc.text, Math.max(0, cursor.line - limits.prefixLines), cursor.line + limits.suffixLines + 1);
   const cursorIndex = Math.max(0, Math.min(cursor.line - wanted.first, wanted.lines.length - 1));
   const cursorLine = wanted.lines[cursorIndex] ?? '';
@@ -76,46 +48,46 @@ export function buildWindows(
 }
 
 /**
- * The windows after `text` is typed at the cursor (or a suggestion is inserted there), computed without the document: lines that end
- * inside `text` join the prefix, which is capped from the top exactly as buildWindows would cap it. Suffix lines do
+ * The context after `text` is typed at the cursor (or a suggestion is inserted there), computed without the document: lines that end
+ * inside `text` join the prefix, which is capped from the top exactly as buildCursorContext would cap it. Suffix lines do
  * not change, because nothing below the cursor moves relative to the cursor line. Used for forwarding entries and
- * the prefetch key (completion.md §4); a test holds it equal to buildWindows on the edited document.
+ * the prefetch key (completion.md §4.3); a test holds it equal to buildCursorContext on the edited document.
  */
-export function insertAtCursor(windows: ContextWindows, text: string): ContextWindows {
+export function insertAtCursor(context: CursorContext, text: string): CursorContext {
   const parts = text.split('\n');
   if (parts.length === 1) {
     return {
-      ...windows,
-      linePrefix: windows.linePrefix + text,
-      cursor: { line: windows.cursor.line, character: windows.cursor.character + text.length },
+      ...context,
+      linePrefix: context.linePrefix + text,
+      cursor: { line: context.cursor.line, character: context.cursor.character + text.length },
     };
   }
-  const completed = [windows.linePrefix + parts[0], ...parts.slice(1, -1)];
-  const grown = [...windows.prefixLines, ...completed];
-  const drop = Math.max(0, grown.length - windows.limits.prefixLines);
+  const completed = [context.linePrefix + parts[0], ...parts.slice(1, -1)];
+  const grown = [...context.prefixLines, ...completed];
+  const drop = Math.max(0, grown.length - context.limits.prefixLines);
   const linePrefix = parts[parts.length - 1] ?? '';
-  const line = windows.cursor.line + parts.length - 1;
+  const line = context.cursor.line + parts.length - 1;
   return {
-    ...windows,
+    ...context,
     prefixLines: grown.slice(drop),
     linePrefix,
     cursor: { line, character: linePrefix.length },
-    firstLine: windows.firstLine + drop,
+    firstLine: context.firstLine + drop,
   };
 }
 
 /** Prefix lines and the cursor line left of the cursor, joined as in the document. */
-export function textBeforeCursor(windows: ContextWindows): string {
-  return windows.prefixLines.length === 0
-    ? windows.linePrefix
-    : `${windows.prefixLines.join('\n')}\n${windows.linePrefix}`;
+export function textBeforeCursor(context: CursorContext): string {
+  return context.prefixLines.length === 0
+    ? context.linePrefix
+    : `${context.prefixLines.join('\n')}\n${context.linePrefix}`;
 }
 
 /** The cursor line right of the cursor and the suffix lines, joined as in the document. */
-export function textAfterCursor(windows: ContextWindows): string {
-  return windows.suffixLines.length === 0
-    ? windows.lineSuffix
-    : `${windows.lineSuffix}\n${windows.suffixLines.join('\n')}`;
+export function textAfterCursor(context: CursorContext): string {
+  return context.suffixLines.length === 0
+    ? context.lineSuffix
+    : `${context.lineSuffix}\n${context.suffixLines.join('\n')}`;
 }
 
 interface LineRange {

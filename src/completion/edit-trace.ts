@@ -1,7 +1,7 @@
 // A replayable edit trace over a real source file: the body of a function is removed, then typed back
 // character by character, with the cursor moving away and back between lines and a few characters deleted
 // and retyped. Each step is the document and cursor right after one keystroke. Deterministic for a file.
-import type { CursorPosition } from './context';
+import type { CursorPosition } from '../protocol/request';
 
 export type EditKind = 'type' | 'newline' | 'delete' | 'move';
 

@@ -1,14 +1,8 @@
-// Ring chunks: small pieces of recently seen code placed ahead of the FIM prompt (completion.md §2, after
+// Ring chunks: small pieces of recently seen code placed ahead of the FIM prompt (completion.md §2.4, after
 // llama.vscode `src/extra-context.ts` and llama.vim). The ring is a readonly array owned by the extension; every
 // event returns a new array. New chunks are appended so the prompt head (oldest chunks first) stays stable.
-import type { ContextWindows, DocumentSnapshot } from './context';
-
-export interface RingChunk {
-  /** Shown in the chunk header ("Path: …"); the workspace-relative path where there is one. */
-  readonly path: string;
-  readonly languageId: string;
-  readonly lines: readonly string[];
-}
+import type { CursorContext, RingChunk } from '../protocol/request';
+import type { DocumentSnapshot } from './context';
 
 export const RING_LIMITS = {
   /** Lines per chunk. */
@@ -18,8 +12,8 @@ export const RING_LIMITS = {
   maxChunks: 16,
   /** A new chunk evicts older chunks more similar than this (Jaccard over lines). */
   duplicateSimilarity: 0.9,
-  /** At request time, chunks more similar than this to the current window are left out: the model copies them. */
-  windowSimilarity: 0.5,
+  /** At request time, chunks more similar than this to the cursor context are left out: the model copies them. */
+  contextSimilarity: 0.5,
   /** Chunks with fewer non-blank lines carry too little to be worth their tokens. */
   minNonBlankLines: 3,
 } as const;
@@ -56,10 +50,10 @@ export function addRingChunk(ring: readonly RingChunk[], chunk: RingChunk): read
   return [...kept, chunk].slice(-RING_LIMITS.maxChunks);
 }
 
-/** The chunks to send with a request: those not more than 0.5 similar to the current window (llama.vim). */
-export function ringChunksForRequest(ring: readonly RingChunk[], windows: ContextWindows): readonly RingChunk[] {
-  const windowLines = [...windows.prefixLines, windows.linePrefix + windows.lineSuffix, ...windows.suffixLines];
-  return ring.filter((chunk) => jaccardSimilarity(chunk.lines, windowLines) <= RING_LIMITS.windowSimilarity);
+/** The chunks to send with a request: those not more than 0.5 similar to the cursor context (llama.vim). */
+export function ringChunksForRequest(ring: readonly RingChunk[], context: CursorContext): readonly RingChunk[] {
+  const contextLines = [...context.prefixLines, context.linePrefix + context.lineSuffix, ...context.suffixLines];
+  return ring.filter((chunk) => jaccardSimilarity(chunk.lines, contextLines) <= RING_LIMITS.contextSimilarity);
 }
 
 /**

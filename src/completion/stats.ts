@@ -2,7 +2,8 @@
 // percentiles, re-prefilled tokens and cache hit shares. Pure aggregation over completion outcomes.
 import type { CompletionOutcome } from './service';
 
-const WINDOW = 50;
+/** Latency and re-prefill percentiles cover the most recent completions. */
+const RECENT = 50;
 
 export interface StatsSnapshot {
   readonly served: number;                 // suggestions shown (model answers discarded by post-processing excluded)
@@ -34,8 +35,8 @@ export class CompletionStats {
     }
     this.modelCalls++;
     this.last = outcome;
-    this.latencies = [...this.latencies, latencyMs].slice(-WINDOW);
-    this.prefilled = [...this.prefilled, outcome.result.prefix.prefilledTokens].slice(-WINDOW);
+    this.latencies = [...this.latencies, latencyMs].slice(-RECENT);
+    this.prefilled = [...this.prefilled, outcome.result.prefix.prefilledTokens].slice(-RECENT);
     this.reusedTokens += outcome.result.prefix.reusedTokens;
     this.promptTokens += outcome.result.prefix.promptTokens;
   }

@@ -5,13 +5,14 @@
 //   2. forwarding entries: each stored result is also keyed as if its first 1–49 characters, its first line, and the
 //      next line's indentation had been typed (Tabby `cache.ts`);
 //   3. an LRU keyed by uri + hash(prefix lines) + hash(suffix) + cursor-line text, also tried with the prefix minus
-//      1–3 leading lines (llama.vim's scrolling hashes: the prefix window slides when a line is added above the
+//      1–3 leading lines (llama.vim's scrolling hashes: the prefix lines slide when a line is added above the
 //      cursor) and with up to 128 trailing characters of the cursor line taken back (llama.vim's lookback).
 // The LRU counts results, not keys: one result owns all its keys (about 55) in a side index that is cleaned when
 // the result is evicted or expires, so 256 entries mean 256 results.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { insertAtCursor, textAfterCursor, textBeforeCursor, type ContextWindows } from './context';
+import type { CursorContext } from '../protocol/request';
+import { insertAtCursor, textAfterCursor, textBeforeCursor } from './context';
 
 export type SuggestionSource = 'typing-through' | 'lru' | 'forwarding' | 'lookback';
 
@@ -87,8 +88,8 @@ export class SuggestionCache {
     });
   }
 
-  /** Stores a post-processed result for `windows`, with its lookback-line variants and forwarding entries. */
-  store(windows: ContextWindows, completion: string): void {
+  /** Stores a post-processed result for `context`, with its lookback-line variants and forwarding entries. */
+  store(context: CursorContext, completion: string): void {
     if (completion === '') return;
     const entryId = this.nextEntryId++;
     const keys: string[] = [];
@@ -96,11 +97,11 @@ export class SuggestionCache {
       this.index.set(key, { entryId, consumed, source });
       keys.push(key);
     };
-    const parts = keyParts(windows, this.options.lookbackLines);
-    for (const prefixHash of parts.prefixHashes) put(joinKey(parts, prefixHash, windows.linePrefix), 0, 'lru');
+    const parts = keyParts(context, this.options.lookbackLines);
+    for (const prefixHash of parts.prefixHashes) put(joinKey(parts, prefixHash, context.linePrefix), 0, 'lru');
     for (const consumed of forwardingOffsets(completion, this.options.maxForwardChars)) {
       const typedText = completion.slice(0, consumed);
-      const typed = insertAtCursor(windows, typedText);
+      const typed = insertAtCursor(context, typedText);
       // Typing never changes the suffix; only a typed line break changes the prefix lines.
       const prefixHash = typedText.includes('\n') ? hashText(typed.prefixLines.join('\n')) : parts.prefixHashes[0]!;
       put(joinKey(parts, prefixHash, typed.linePrefix), consumed, 'forwarding');
@@ -109,8 +110,8 @@ export class SuggestionCache {
   }
 
   /** Remembers the suggestion VS Code is showing, for typing-through. */
-  markShown(windows: ContextWindows, completion: string): void {
-    this.shown = { uri: windows.uri, before: textBeforeCursor(windows), after: textAfterCursor(windows), completion };
+  markShown(context: CursorContext, completion: string): void {
+    this.shown = { uri: context.uri, before: textBeforeCursor(context), after: textAfterCursor(context), completion };
   }
 
   clearShown(): void {
@@ -118,9 +119,9 @@ export class SuggestionCache {
   }
 
   /** Zero-call paths in order: typing-through, exact key, prefix minus 1–3 lines, cursor-line lookback. */
-  lookup(windows: ContextWindows): SuggestionHit | null {
+  lookup(context: CursorContext): SuggestionHit | null {
     this.counts.lookups++;
-    const hit = this.typingThrough(windows) ?? this.fromIndex(windows);
+    const hit = this.typingThrough(context) ?? this.fromIndex(context);
     if (hit === null) this.counts.misses++;
     else this.counts[hit.source]++;
     return hit;
@@ -148,11 +149,11 @@ export class SuggestionCache {
     this.shown = null;
   }
 
-  private typingThrough(windows: ContextWindows): SuggestionHit | null {
+  private typingThrough(context: CursorContext): SuggestionHit | null {
     const shown = this.shown;
-    if (shown === null || shown.uri !== windows.uri || textAfterCursor(windows) !== shown.after) return null;
-    const before = textBeforeCursor(windows);
-    // The prefix window may have slid down by the lines the user typed: try the shown text minus 0–3 leading lines.
+    if (shown === null || shown.uri !== context.uri || textAfterCursor(context) !== shown.after) return null;
+    const before = textBeforeCursor(context);
+    // The prefix lines may have slid down by the lines the user typed: try the shown text minus 0–3 leading lines.
     for (let dropped = 0; dropped <= this.options.lookbackLines; dropped++) {
       const base = dropLeadingLines(shown.before, dropped);
       if (base === null) break;
@@ -164,13 +165,13 @@ export class SuggestionCache {
     return null;
   }
 
-  private fromIndex(windows: ContextWindows): SuggestionHit | null {
-    const parts = keyParts(windows, this.options.lookbackLines);
+  private fromIndex(context: CursorContext): SuggestionHit | null {
+    const parts = keyParts(context, this.options.lookbackLines);
     for (let dropped = 0; dropped < parts.prefixHashes.length; dropped++) {
-      const hit = this.resolve(joinKey(parts, parts.prefixHashes[dropped]!, windows.linePrefix));
+      const hit = this.resolve(joinKey(parts, parts.prefixHashes[dropped]!, context.linePrefix));
       if (hit !== null) return dropped === 0 ? hit : { ...hit, source: 'lookback' };
     }
-    const line = windows.linePrefix;
+    const line = context.linePrefix;
     const maxBack = Math.min(this.options.lookbackChars, line.length);
     for (let back = 1; back <= maxBack; back++) {
       const hit = this.resolve(joinKey(parts, parts.prefixHashes[0]!, line.slice(0, line.length - back)));
@@ -227,13 +228,13 @@ interface KeyParts {
   readonly prefixHashes: readonly string[];
 }
 
-function keyParts(windows: ContextWindows, lookbackLines: number): KeyParts {
+function keyParts(context: CursorContext, lookbackLines: number): KeyParts {
   const prefixHashes: string[] = [];
   for (let dropped = 0; dropped <= lookbackLines; dropped++) {
-    if (dropped > 0 && windows.prefixLines.length - dropped < 1) break;
-    prefixHashes.push(hashText(windows.prefixLines.slice(dropped).join('\n')));
+    if (dropped > 0 && context.prefixLines.length - dropped < 1) break;
+    prefixHashes.push(hashText(context.prefixLines.slice(dropped).join('\n')));
   }
-  return { uri: windows.uri, suffixHash: hashText(textAfterCursor(windows)), prefixHashes };
+  return { uri: context.uri, suffixHash: hashText(textAfterCursor(context)), prefixHashes };
 }
 
 function joinKey(parts: KeyParts, prefixHash: string, linePrefix: string): string {

@@ -9,30 +9,30 @@ export type MultilineSetting = 'auto' | 'always' | 'never';
 /** The typing rhythm and engine speed the debounce adapts to. */
 export interface TriggerTimings {
   readonly lastKeystrokeMs: number | null;
-  /** Recent gaps between keystrokes, oldest first; at most GAP_WINDOW. */
+  /** Recent gaps between keystrokes, oldest first; at most MAX_GAPS. */
   readonly gapsMs: readonly number[];
-  /** Recent keystroke → result times of engine calls, oldest first; at most RESPONSE_WINDOW. */
+  /** Recent keystroke → result times of engine calls, oldest first; at most MAX_RESPONSES. */
   readonly responsesMs: readonly number[];
 }
 
 export const INITIAL_TRIGGER_TIMINGS: TriggerTimings = { lastKeystrokeMs: null, gapsMs: [], responsesMs: [] };
 
-/** Tabby `debouncer.ts` constants: a sliding window of gaps, used once it holds enough samples. */
-const GAP_WINDOW = 100;
+/** Tabby `debouncer.ts` constants: the most recent gaps, used once it holds enough samples. */
+const MAX_GAPS = 100;
 const MIN_GAPS = 20;
 const BASE_GAP_MS = 200;
 const GAP_MIN_MS = 100;
 const GAP_MAX_MS = 400;
 /** A gap longer than this is a pause, not typing rhythm; Tabby keeps it, but one long pause then skews 100 samples. */
 const PAUSE_MS = 1000;
-const RESPONSE_WINDOW = 10;
+const MAX_RESPONSES = 10;
 /** Context factor: 3.0 with no hint that the user is done, down to 1.5 at a line end after a non-word character. */
 const RATE_MAX = 3.0;
 const RATE_MIN = 1.5;
 const SCORE_NON_WORD_CHAR = 0.5;
 const SCORE_LINE_END = 0.4;
 const SCORE_DOCUMENT_END = 0.1;
-/** Ours (completion.md §3): clamp to [floor, 600] with floor 0 on GPU and 50 on CPU. */
+/** Ours (completion.md §3.3): clamp to [floor, 600] with floor 0 on GPU and 50 on CPU. */
 const DELAY_MAX_MS = 600;
 const FLOOR_MS: Readonly<Record<Device, number>> = { gpu: 0, cpu: 50 };
 
@@ -40,13 +40,13 @@ export function recordKeystroke(timings: TriggerTimings, nowMs: number): Trigger
   const last = timings.lastKeystrokeMs;
   if (last === null || nowMs < last) return { ...timings, lastKeystrokeMs: nowMs };
   const gap = nowMs - last;
-  const gapsMs = gap > PAUSE_MS ? timings.gapsMs : [...timings.gapsMs, gap].slice(-GAP_WINDOW);
+  const gapsMs = gap > PAUSE_MS ? timings.gapsMs : [...timings.gapsMs, gap].slice(-MAX_GAPS);
   return { ...timings, lastKeystrokeMs: nowMs, gapsMs };
 }
 
 /** Record one engine call's response time (keystroke → result, debounce excluded). */
 export function recordResponse(timings: TriggerTimings, responseMs: number): TriggerTimings {
-  return { ...timings, responsesMs: [...timings.responsesMs, Math.max(0, responseMs)].slice(-RESPONSE_WINDOW) };
+  return { ...timings, responsesMs: [...timings.responsesMs, Math.max(0, responseMs)].slice(-MAX_RESPONSES) };
 }
 
 export interface DebounceRequest {

@@ -1,8 +1,8 @@
 // Acceptance rules. Pure: ids in, ids out.
-//  - greedy-match (simsd, as released; simsd.md §2.4): walk the drafted positions in position order, accept while
+//  - greedy-match (simsd, as released; decoding.md §2.4): walk the drafted positions in position order, accept while
 //    the draft token equals the target's, then take the target's token at the first mismatch (the correction
 //    token). No extra token on a full match.
-//  - replay (simsd-exact; simsd.md §4): accept draft steps while the target, replaying the reveal rule on the
+//  - replay (simsd-exact; decoding.md §3): accept draft steps while the target, replaying the reveal rule on the
 //    same state copy, reveals the same positions with the same tokens. At the first divergence the target's own
 //    choice is applied instead, which is exactly the native step.
 import type { StepChoice } from './types';

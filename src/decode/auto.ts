@@ -1,9 +1,9 @@
-// The `auto` choice (issue #3 item 6): pick, for the device and model pair at hand, the strategy with the best
+// The `auto` choice (docs/decoding.md §7): pick, for the device and model pair at hand, the strategy with the best
 // measured tokens/s, so that speculation is never slower than plain decoding. Pure: estimates in, a name out.
 // The estimates start from a short calibration at load (calibrate.ts) and follow the latest generations by an
 // exponential moving average of tokens and decode time.
-import type { DecodeStats } from './metrics';
-import type { RevealRuleName, StrategyName } from './types';
+import type { DecodeStats } from '../protocol/messages';
+import type { StrategyName } from '../protocol/request';
 
 export interface AutoEstimate {
   readonly tokens: number;       // moving average of emitted tokens per generation
@@ -54,9 +54,7 @@ export function updateEstimates(estimates: AutoEstimates, stats: DecodeStats, we
   return { ...estimates, [stats.strategy]: next };
 }
 
-/** What auto may pick: the requested list, or the lossless pair for the reveal rule (native, simsd-exact). */
-export function autoCandidates(requested: readonly StrategyName[] | undefined, rule: RevealRuleName, hasDraft: boolean): StrategyName[] {
-  const native: StrategyName = rule === 'static' ? 'vanilla-static' : 'vanilla-dynamic';
-  const wanted = requested ?? [native, 'simsd-exact'];
-  return wanted.filter((name) => hasDraft || name === 'vanilla-static' || name === 'vanilla-dynamic');
+/** What auto may pick: the requested list, or the lossless pair (native, simsd-exact); only native without a draft. */
+export function autoCandidates(requested: readonly StrategyName[] | undefined, hasDraft: boolean): StrategyName[] {
+  return (requested ?? ['native', 'simsd-exact']).filter((name) => hasDraft || name === 'native');
 }

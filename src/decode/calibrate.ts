@@ -3,9 +3,8 @@
 import { KvCache } from '../model/kv';
 import type { CancelFlag } from '../model/types';
 import { updateEstimates, type AutoEstimates } from './auto';
+import type { GenerateParams, StrategyName } from '../protocol/request';
 import { generate, type ModelPair } from './generate';
-import type { GenerateParams } from './params';
-import type { StrategyName } from './types';
 
 export interface CalibrationOptions {
   readonly maxTokens?: number;   // per run; default 16
@@ -16,16 +15,16 @@ export interface CalibrationOptions {
 export const CALIBRATION_TEXT = 'def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n';
 
 /**
- * What the engine and the CLI run at load: the lossless candidates (native static, and simsd-exact when there is
- * a draft), one warm-up and one measured run of 16 tokens each.
+ * What the engine and the CLI run at load: the lossless candidates (native, and simsd-exact when there is a
+ * draft), one warm-up and one measured run of 16 tokens each.
  */
-export function calibrateForAuto(models: ModelPair, promptIds: ArrayLike<number>, params: Omit<GenerateParams, 'strategy' | 'maxTokens'> = {}): Promise<AutoEstimates> {
-  const candidates: StrategyName[] = models.draft ? ['vanilla-static', 'simsd-exact'] : ['vanilla-static'];
+export function calibrateForAuto(models: ModelPair, promptIds: readonly number[], params: Omit<GenerateParams, 'strategy' | 'maxTokens'> = {}): Promise<AutoEstimates> {
+  const candidates: StrategyName[] = models.draft ? ['native', 'simsd-exact'] : ['native'];
   return calibrate(models, promptIds, params, candidates, undefined, { maxTokens: 16, runs: 1 });
 }
 
 export async function calibrate(
-  models: ModelPair, promptIds: ArrayLike<number>, params: Omit<GenerateParams, 'strategy' | 'maxTokens'>,
+  models: ModelPair, promptIds: readonly number[], params: Omit<GenerateParams, 'strategy' | 'maxTokens'>,
   candidates: readonly StrategyName[], signal?: CancelFlag, options: CalibrationOptions = {},
 ): Promise<AutoEstimates> {
   const maxTokens = options.maxTokens ?? 16;

@@ -1,4 +1,4 @@
-// The canvas and the output it emits (simsd.md §1.1, §1.4). Pure.
+// The canvas and the output it emits (decoding.md §1.1, §1.4). Pure.
 import type { DecodeParams, DecodeState, PendingBlock } from './types';
 
 /** Canvas indices that still hold MASK, ascending. */
@@ -81,4 +81,19 @@ export function nextBlock(
     targetPending,
     draftPending,
   };
+}
+
+/**
+ * Where a single-line output ends: just after the first token holding a line break that follows non-blank text
+ * (in that token or an earlier one), or null while the line goes on. Leading blank lines do not end it.
+ */
+export function lineEndCut(tokens: readonly number[], tokenText: (id: number) => string): number | null {
+  let seenText = false;
+  for (let i = 0; i < tokens.length; i++) {
+    const text = tokenText(tokens[i]);
+    const newline = text.indexOf('\n');
+    if (newline >= 0 && (seenText || /\S/.test(text.slice(0, newline)))) return i + 1;
+    seenText ||= /\S/.test(text);
+  }
+  return null;
 }

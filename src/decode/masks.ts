@@ -1,4 +1,4 @@
-// Window masks (onnxruntime.md §4, simsd.md §2.3, §4, §5.1, §5.2). Every mask here is [L, L] over the window
+// Window masks (models.md §6.5, decoding.md §2.3, §3, §4, §5). Every mask here is [L, L] over the window
 // rows, row = query, column = key, 1 = may attend; each row also sees the committed cache, which the model adds.
 // Pure: sizes and step maps in, Uint8Arrays out.
 
@@ -18,7 +18,7 @@ export function blockCausalMask(n: number, blockLength: number): Uint8Array {
 }
 
 /**
- * The temporal mask of the release's verify window (simsd.md §2.3). Rows: n_known known rows, then m DATA rows,
+ * The temporal mask of the release's verify window (decoding.md §2.3). Rows: n_known known rows, then m DATA rows,
  * then m MASK rows (DATA_j and MASK_j share a position). `stepMap[j]` is the draft step that revealed DATA_j.
  *   known_i: known rows only.
  *   DATA_i:  known; DATA_j iff t_j ≤ t_i; MASK_j iff t_j > t_i     (the canvas just after step t_i)
@@ -44,7 +44,7 @@ export function simsdVerifyMask(numKnown: number, stepMap: ArrayLike<number>): U
   return mask;
 }
 
-/** q state copies of bl rows each (simsd.md §4): each copy sees itself, bidirectionally, and no other copy. */
+/** q state copies of bl rows each (decoding.md §3): each copy sees itself, bidirectionally, and no other copy. */
 export function stateCopiesMask(numCopies: number, blockLength: number): Uint8Array {
   const n = numCopies * blockLength;
   const mask = new Uint8Array(n * n); // [q·bl, q·bl]

@@ -1,34 +1,9 @@
-// Metrics per generation (simsd.md §5.5). Pure: counters and verification records in, a plain record out.
+// Metrics per generation (docs/decoding.md §8). Pure: counters and verification records in, a plain record out.
 // Tokens are counted only up to the stop: positions at or after `cutoff` (the stop id, tokens after it, or
 // tokens past the budget) count neither as accepted nor as drafted.
-import type { LaneCounter, StrategyName, VerificationRecord } from './types';
-
-export interface AcceptLengthStats {
-  readonly mean: number;                  // tokens made final per target verification
-  readonly histogram: readonly number[];  // histogram[n] = verifications that made n tokens final
-}
-
-export interface DecodeStats {
-  readonly strategy: StrategyName;
-  readonly newTokens: number;             // emitted tokens (stop id excluded)
-  readonly targetForwards: number;        // verify + denoise + separate clean passes (folded ones ride along)
-  readonly draftForwards: number;
-  readonly targetRows: number;            // window rows through the target
-  readonly draftRows: number;
-  readonly cleanPasses: number;           // separate target clean passes
-  readonly foldedCleanPasses: number;     // target clean passes folded into another forward
-  readonly verifications: number;
-  readonly acceptLength: AcceptLengthStats | null; // null for native strategies
-  readonly draftedTokens: number;
-  readonly matchedTokens: number;
-  readonly matchRate: number | null;      // matched / drafted, weighted by tokens
-  readonly targetForwardsPerToken: number; // 0 when no token was emitted
-  readonly draftForwardsPerToken: number;
-  readonly prefillTokens: number;         // prompt tokens the target prefilled now (re-prefilled tokens)
-  readonly prefillMs: number;
-  readonly decodeMs: number;
-  readonly tokPerS: number;               // newTokens / decode time
-}
+import type { DecodeStats } from '../protocol/messages';
+import type { StrategyName } from '../protocol/request';
+import type { LaneCounter, VerificationRecord } from './types';
 
 export interface MetricsInput {
   readonly strategy: StrategyName;

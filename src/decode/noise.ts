@@ -1,4 +1,4 @@
-// Shared noise for coupled sampling (simsd.md §5.4): Gumbel noise from a counter-based hash of
+// Shared noise for coupled sampling (decoding.md §6): Gumbel noise from a counter-based hash of
 // (seed, absolute position, step index within the block, token id). The draft and the target draw the same
 // noise for the same key, so with Gumbel-max both sample x = argmax_v (ℓ_v/T + G_v), which is an exact sample
 // of softmax(ℓ/T) restricted to the candidates. The noise is keyed by token id, never by rank.

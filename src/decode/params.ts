@@ -1,28 +1,13 @@
-// Generation parameters as the engine and the CLI pass them, validated into DecodeParams (style.md rule 8:
-// user input raises a typed error that says what to change).
-import type { SdarConfig } from '../model/types';
-import { SAMPLING_TOP_K } from '../model/types';
-import { dynamicRule, staticRule } from './reveal';
+// Generation parameters as a request carries them (protocol/request.ts), validated into DecodeParams against the
+// models: user input raises a RequestError that says what to change.
 import { RequestError } from '../model/errors';
-import type { DecodeParams, RevealRuleName, StrategyName } from './types';
+import { SAMPLING_TOP_K, type SdarConfig } from '../model/types';
+import type { GenerateParams } from '../protocol/request';
+import { dynamicRule, staticRule } from './reveal';
+import type { DecodeParams } from './types';
 
 export const DEFAULT_THRESHOLD = 0.9;
 export const MAX_BLOCKS_PER_VERIFY = 8;
-
-export interface GenerateParams {
-  readonly strategy: StrategyName | 'auto';
-  readonly maxTokens: number;                 // budget in tokens (§1.4)
-  readonly rule?: RevealRuleName;             // the target's reveal rule for simsd-exact and auto; default static
-  readonly threshold?: number;                // τ of the dynamic rule; default 0.9
-  readonly stepsPerBlock?: number;            // S; must divide bl; default bl (one reveal per step)
-  readonly temperature?: number;              // 0 (default): argmax. > 0: coupled Gumbel-max sampling (§5.4)
-  readonly topK?: number;                     // candidates for sampling, 1..64; default 64
-  readonly seed?: number;                     // noise seed, an integer in [0, 2^32); default 0
-  readonly fold?: boolean;                    // fold the clean pass into the next forward (§5.1); default true
-  readonly blocksPerVerify?: number;          // K blocks per verification (§5.2); default 1
-  readonly stopIds?: readonly number[];       // extra stop ids
-  readonly modelStopIds?: boolean;            // default true; false ignores the model's stop ids (parity runs)
-}
 
 /** Checks `params` against the target (and the draft, when the strategy uses one). */
 export function resolveParams(params: GenerateParams, target: SdarConfig, draft: SdarConfig | null): DecodeParams {
@@ -51,16 +36,12 @@ export function resolveParams(params: GenerateParams, target: SdarConfig, draft:
     if (draft.vocabSize !== target.vocabSize) throw fail(`the draft's vocabulary (${draft.vocabSize}) differs from the target's (${target.vocabSize}); the pair must share a tokenizer`);
   }
   const stopIds = new Set([...(params.modelStopIds === false ? [] : target.stopIds), ...(params.stopIds ?? [])]);
-  const staticR = staticRule(bl, steps);
-  const dynamicR = dynamicRule(bl, steps, threshold);
   return {
     blockLength: bl,
     maskId: target.maskTokenId,
     stopIds,
     maxTokens,
-    rule: rule === 'static' ? staticR : dynamicR,
-    staticRule: staticR,
-    dynamicRule: dynamicR,
+    rule: rule === 'static' ? staticRule(bl, steps) : dynamicRule(bl, steps, threshold),
     sampling: temperature > 0 ? { temperature, topK, seed } : null,
     fold: params.fold ?? true,
     blocksPerVerify,

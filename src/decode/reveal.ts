@@ -1,4 +1,4 @@
-// Reveal rules (simsd.md §1.2): which holes one denoising step reveals, given each hole's confidence.
+// Reveal rules (decoding.md §1.2): which holes one denoising step reveals, given each hole's confidence.
 // Pure: arrays in, arrays out.
 import type { RevealRule } from './types';
 

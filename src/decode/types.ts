@@ -1,20 +1,14 @@
-// Plain records of the decode layer (simsd.md). Vocabulary: shared/design/README.md (block, canvas, hole, step,
+// Plain records of the decode layer (decoding.md). Vocabulary: docs/README.md §2 (block, canvas, hole, step,
 // reveal, commit, clean pass, round, accept, correction token, verify window, state copy…).
 import type { KvCache } from '../model/kv';
 import type { CancelFlag, ForwardModel } from '../model/types';
 
-export type StrategyName = 'vanilla-static' | 'vanilla-dynamic' | 'simsd' | 'simsd-exact';
-export const STRATEGY_NAMES: readonly StrategyName[] = ['vanilla-static', 'vanilla-dynamic', 'simsd', 'simsd-exact'];
-
-export type FinishReason = 'stop' | 'length' | 'cancelled';
-export type RevealRuleName = 'static' | 'dynamic';
-
-/** Which holes a step reveals (simsd.md §1.2). `perStep` is n_s = bl / S. */
+/** Which holes a step reveals (decoding.md §1.2). `perStep` is n_s = bl / S. */
 export type RevealRule =
   | { readonly kind: 'static'; readonly perStep: number }
   | { readonly kind: 'dynamic'; readonly perStep: number; readonly threshold: number };
 
-/** Coupled Gumbel-max sampling (simsd.md §5.4); absent = greedy argmax. */
+/** Coupled Gumbel-max sampling (decoding.md §6); absent = greedy argmax. */
 export interface Sampling {
   readonly temperature: number;  // T > 0
   readonly topK: number;         // 1..64: candidates are the k highest logits
@@ -27,7 +21,7 @@ export interface StepChoice {
   readonly tokens: Int32Array;    // [n]
 }
 
-/** A finished block whose clean pass is folded into the lane's next forward (simsd.md §5.1). */
+/** A finished block whose clean pass is folded into the lane's next forward (decoding.md §4). */
 export interface PendingBlock {
   readonly blockStart: number;    // absolute position of its first slot; always the block just before the canvas
   readonly tokens: Int32Array;    // [bl], no holes
@@ -41,13 +35,13 @@ export interface DecodeState {
   readonly blockStart: number;        // absolute position of canvas[0], a multiple of bl
   readonly canvas: Int32Array;        // [bl]; MASK id = hole
   readonly firstGenerated: number;    // canvas index of the first generated slot (|leftover| in the first block, else 0)
-  readonly step: number;              // denoising steps already applied to this canvas (noise key, §5.4)
+  readonly step: number;              // denoising steps already applied to this canvas (noise key, decoding.md §6)
   readonly output: readonly number[]; // generated tokens of the blocks already finished
   readonly targetPending: PendingBlock | null;
   readonly draftPending: PendingBlock | null;
 }
 
-/** Forward counters of one model during decoding (prefill excluded). Mutated only by forwards.ts. */
+/** Forward counters of one model during decoding (prefill excluded). Mutated only by the forwards in generate.ts. */
 export interface LaneCounter {
   forwards: number;
   rows: number;             // window rows run
@@ -69,9 +63,10 @@ export interface VerificationRecord {
   readonly accepted: Int32Array;  // positions made final by this verification (matched + correction)
 }
 
-export interface RoundResult {
+/** What one call of a strategy did: a denoising step (native) or a round (draft, verify, accept). */
+export interface Advance {
   readonly state: DecodeState;
-  readonly verification: VerificationRecord | null; // null for native strategies
+  readonly verification: VerificationRecord | null; // null for native decoding
 }
 
 /** Validated generation parameters with defaults applied. */
@@ -80,22 +75,19 @@ export interface DecodeParams {
   readonly maskId: number;
   readonly stopIds: ReadonlySet<number>;
   readonly maxTokens: number;
-  readonly rule: RevealRule;           // the target's reveal rule for simsd-exact
-  readonly staticRule: RevealRule;     // vanilla-static, and the simsd draft
-  readonly dynamicRule: RevealRule;    // vanilla-dynamic
+  readonly rule: RevealRule;           // the target's reveal rule (native decoding defines the output with it)
   readonly sampling: Sampling | null;
   readonly fold: boolean;
   readonly blocksPerVerify: number;    // K
 }
 
-/** Everything a round needs besides the state. */
-export interface RoundContext {
+/** Everything a strategy needs besides the state. */
+export interface DecodeContext {
   readonly target: Lane;
   readonly draft: Lane | null;
   readonly params: DecodeParams;
   readonly signal?: CancelFlag;
 }
 
-export type Strategy = (ctx: RoundContext, state: DecodeState) => Promise<RoundResult>;
-
-/** Raised for invalid generation parameters; the message says what to change. */
+/** One call advances the state by a denoising step (native) or a round (speculative). */
+export type Strategy = (ctx: DecodeContext, state: DecodeState) => Promise<Advance>;

@@ -1,20 +1,25 @@
-// The engine core, independent of how messages arrive: loads the pair, keeps a prefix cache per file, turns
-// prompts into ids, runs the decode driver and reports text and stats. One request at a time (the host's
-// scheduler guarantees it); cancellation is checked before every forward.
+// The engine: loads the pair, keeps a prefix cache per file, turns a request's prompt into ids, runs the decode
+// driver and answers with text, ids and stats. It runs one request at a time, in the order the client sends them:
+// the client (client.ts) holds the only queue and decides what runs; the engine only runs it, and stops it when the
+// client's cancel arrives (checked before every forward).
 import { performance } from 'node:perf_hooks';
-import { buildPrompt, type PromptTokenizer } from '../completion/prompt';
-import { memoizeTokenizer } from '../completion/tokenizer-memo';
 import { PrefixCacheBudget } from '../cache/budget';
 import { FilePrefixCache } from '../cache/prefix-cache';
 import { updateEstimates, type AutoEstimates } from '../decode/auto';
 import { CALIBRATION_TEXT, calibrateForAuto } from '../decode/calibrate';
-import { generate, strategyFor, type Generation, type ModelPair } from '../decode/generate';
-import type { ProviderChoice } from '../model/provider';
+import { generate, strategyFor, type ModelPair } from '../decode/generate';
+import { CancelledError } from '../model/errors';
 import { ModelSession } from '../model/session';
 import { loadTokenizer, type SdarTokenizer } from '../model/tokenizer';
 import type { CancelFlag, ForwardInput, ForwardModel, ForwardOptions, KvCacheView } from '../model/types';
+import { buildChatPrompt, buildPrompt } from '../prompt/build';
+import { memoizeTokenizer, type PromptTokenizer } from '../prompt/tokenizer';
+import {
+  PROTOCOL_VERSION, type EngineConfig, type EngineMessage, type EngineReady, type GenerationResult, type HostMessage,
+  type ProviderChoice,
+} from '../protocol/messages';
+import type { GenerateParams, PromptSpec, Request } from '../protocol/request';
 import { resolveModel } from './models';
-import type { EngineConfig, EngineReady, GenerateMessage, GenerationResult, PromptSpec } from './protocol';
 
 export interface EngineHooks {
   log(line: string): void;
@@ -28,6 +33,7 @@ export class Engine {
   private runningFile: string | null = null;
   private readonly budget: PrefixCacheBudget;
   private readonly promptTokenizer: PromptTokenizer;
+  private readonly tokenTexts = new Map<number, string>();
 
   private constructor(
     private readonly models: ModelPair,
@@ -37,7 +43,6 @@ export class Engine {
     private readonly hooks: EngineHooks,
   ) {
     this.budget = new PrefixCacheBudget(config.cacheBudgetBytes);
-    // The layout is the host's choice (simsd.completion.fim and the manifest); FIM needs the tokenizer's ids.
     this.promptTokenizer = memoizeTokenizer({ encode: (t) => tokenizer.encode(t), fim: tokenizer.fim });
   }
 
@@ -53,11 +58,13 @@ export class Engine {
     const models: ModelPair = { target: yielding(targetSession), draft: draftSession ? yielding(draftSession) : undefined };
     const ready: EngineReady = {
       executionProvider: provider.executionProvider, providerReason: provider.reason,
-      target: config.target.label, draft: config.draft?.label ?? null, strategy: 'vanilla-static',
+      target: config.target.label, draft: config.draft?.label ?? null, strategy: 'native',
       loadMs: 0, fim: target.fim && tokenizer.fim !== null, contextTokens: target.contextTokens,
     };
     const engine = new Engine(models, tokenizer, ready, config, hooks);
-    const strategy = await engine.calibrate();
+    engine.estimates = await calibrateForAuto(models, tokenizer.encode(CALIBRATION_TEXT));
+    const strategy = strategyFor({ strategy: 'auto', maxTokens: 1, autoEstimates: engine.estimates }, models.draft !== undefined);
+    hooks.log(`auto strategy: ${strategy} (${Object.entries(engine.estimates).map(([k, e]) => `${k} ${e ? ((1000 * e.tokens) / e.ms).toFixed(1) : '?'} tok/s`).join(', ')})`);
     engine.readyInfo = { ...ready, strategy, loadMs: performance.now() - started };
     return engine;
   }
@@ -66,53 +73,40 @@ export class Engine {
     return this.readyInfo;
   }
 
-  /** A short measured run of each lossless candidate, so `auto` starts from this device's numbers. */
-  private async calibrate(): Promise<string> {
-    this.estimates = await calibrateForAuto(this.models, this.tokenizer.encode(CALIBRATION_TEXT));
-    const choice = strategyFor({ strategy: 'auto', maxTokens: 1, autoEstimates: this.estimates }, this.models.draft !== undefined);
-    this.hooks.log(`auto strategy: ${choice} (${Object.entries(this.estimates).map(([k, e]) => `${k} ${e ? ((1000 * e.tokens) / e.ms).toFixed(1) : '?'} tok/s`).join(', ')})`);
-    return choice;
-  }
-
-  async run(message: GenerateMessage, signal: CancelFlag): Promise<GenerationResult> {
+  async run(id: number, request: Request, signal: CancelFlag): Promise<GenerationResult> {
     const received = performance.now();
-    const params = this.withinContext(message);
-    const promptIds = this.promptIds(message.prompt, this.promptBudget(message.prompt.kind === 'completion' ? message.prompt.outputReserve : params.maxTokens));
-    this.closedDuringRun.delete(message.fileKey); // a request for it means the file is open (again)
-    const cache = this.cacheFor(message.fileKey);
-    this.runningFile = message.fileKey;
+    const params = this.withinContext(request.params);
+    const reserve = request.prompt.kind === 'completion' ? request.prompt.outputReserve : params.maxTokens;
+    const promptIds = this.promptIds(request.prompt, this.promptBudget(reserve));
+    this.closedDuringRun.delete(request.fileKey); // a request for it means the file is open (again)
+    const cache = this.cacheFor(request.fileKey);
+    this.runningFile = request.fileKey;
     const reusedTokens = cache.keepLength(promptIds);
-    let stoppedAtNewline = false;
-    const flag: CancelFlag = { get cancelled() { return signal.cancelled || stoppedAtNewline; } };
-    const tokens: number[] = [];
-    let generation: Generation;
+    const output: number[] = [];
+    let generation;
     try {
       generation = await generate(
         this.models, { target: cache.target, draft: cache.draft ?? undefined }, promptIds,
-        { ...params, autoEstimates: this.estimates }, flag,
+        { ...params, autoEstimates: this.estimates, tokenText: (t) => this.tokenText(t) }, signal,
         (p) => {
-          // Only Generate Code shows progress, and only single-line requests need the text to stop at a line end.
-          if (p.tokens.length === 0 || (!message.stopAtNewline && message.kind !== 'generate')) return;
-          tokens.push(...p.tokens);
-          const text = this.tokenizer.decode(tokens, { skipSpecial: true });
-          if (message.stopAtNewline && /\S[^\n]*\n/.test(text)) stoppedAtNewline = true;
-          if (message.kind === 'generate') this.hooks.progress(message.id, text);
+          if (p.tokens.length === 0) return;
+          output.push(...p.tokens);
+          this.hooks.progress(id, this.tokenizer.decode(output, { skipSpecial: true }));
         },
       );
     } finally {
       this.runningFile = null;
     }
     cache.record([...promptIds, ...generation.tokenIds]);
-    if (this.closedDuringRun.delete(message.fileKey)) {
-      this.budget.delete(message.fileKey);
-    } else if (message.fileKey !== '' && !this.budget.touch(message.fileKey, cache)) {
-      this.hooks.log(`the prefix cache of ${message.fileKey} (${cache.bytes} bytes) exceeds simsd.cache.maxMemoryMB; not kept`);
+    if (this.closedDuringRun.delete(request.fileKey)) {
+      this.budget.delete(request.fileKey);
+    } else if (request.fileKey !== '' && !this.budget.touch(request.fileKey, cache)) {
+      this.hooks.log(`the prefix cache of ${request.fileKey} (${cache.bytes} bytes) exceeds simsd.cache.maxMemoryMB; not kept`);
     }
-    if (message.params.strategy === 'auto') this.estimates = updateEstimates(this.estimates, generation.stats);
-    const finishReason = stoppedAtNewline && generation.finishReason === 'cancelled' && !signal.cancelled ? 'stop' : generation.finishReason;
+    if (request.params.strategy === 'auto') this.estimates = updateEstimates(this.estimates, generation.stats);
     return {
-      id: message.id, text: this.tokenizer.decode([...generation.tokenIds], { skipSpecial: true }), tokenIds: [...generation.tokenIds],
-      finishReason, stats: generation.stats, strategy: generation.stats.strategy,
+      id, text: this.tokenizer.decode(generation.tokenIds, { skipSpecial: true }), tokenIds: generation.tokenIds,
+      finishReason: generation.finishReason, stats: generation.stats,
       prefix: { promptTokens: promptIds.length, reusedTokens, prefilledTokens: generation.stats.prefillTokens, prefillMs: generation.stats.prefillMs },
       engineMs: performance.now() - received,
     };
@@ -123,44 +117,43 @@ export class Engine {
     if (fileKey === this.runningFile) this.closedDuringRun.add(fileKey);
   }
 
-  get memory(): { cacheBytes: number; files: number } {
-    return { cacheBytes: this.budget.bytes, files: this.budget.files };
+  /** One token's text, for the line-end stop of single-line completions (memoised: the vocabulary is fixed). */
+  private tokenText(id: number): string {
+    let text = this.tokenTexts.get(id);
+    if (text === undefined) {
+      text = this.tokenizer.decode([id]);
+      this.tokenTexts.set(id, text);
+    }
+    return text;
   }
 
   /**
    * The output budget kept within the model's context: at most half of it, so that a Generate Code request of
    * 256 tokens on a 256-token model still leaves room for the instruction and its code context.
    */
-  private withinContext(message: GenerateMessage): GenerateMessage['params'] {
+  private withinContext(params: GenerateParams): GenerateParams {
     const cap = Math.floor(this.readyInfo.contextTokens / 2);
-    if (message.params.maxTokens <= cap) return message.params;
-    this.hooks.log(`maxTokens ${message.params.maxTokens} exceeds half of the model's ${this.readyInfo.contextTokens}-token context; using ${cap}`);
-    return { ...message.params, maxTokens: cap };
+    if (params.maxTokens <= cap) return params;
+    this.hooks.log(`maxTokens ${params.maxTokens} exceeds half of the model's ${this.readyInfo.contextTokens}-token context; using ${cap}`);
+    return { ...params, maxTokens: cap };
   }
 
   /** Prompt tokens that leave room for the output within the model's context (one block of slack). */
   private promptBudget(maxTokens: number): number {
-    return Math.max(this.models.target.config.blockLength, this.readyInfo.contextTokens - maxTokens - this.models.target.config.blockLength);
+    const bl = this.models.target.config.blockLength;
+    return Math.max(bl, this.readyInfo.contextTokens - maxTokens - bl);
   }
 
-  private promptIds(prompt: PromptSpec, budget: number): number[] {
+  private promptIds(prompt: PromptSpec, budget: number): readonly number[] {
     switch (prompt.kind) {
-      case 'ids': return [...prompt.ids];
+      case 'ids': return prompt.ids;
       case 'completion': {
         const options = { ...prompt.options, maxPromptTokens: Math.min(prompt.options.maxPromptTokens, budget) };
-        return [...buildPrompt(prompt.windows, prompt.ring, this.promptTokenizer, options).ids];
+        return buildPrompt(prompt.context, prompt.ring, this.promptTokenizer, options).ids;
       }
-      case 'chat': {
-        const ask = (context: string) => this.tokenizer.encodeChat([{ role: 'user', content: `${prompt.instruction}${context}\nReply with code only.` }]);
-        const lines = prompt.context.split('\n');
-        // Keep the code context nearest the cursor that fits; the instruction itself is always kept.
-        for (let from = 0; from <= lines.length; from += Math.max(1, Math.ceil(lines.length / 8))) {
-          const code = lines.slice(from).join('\n');
-          const ids = ask(code.trim() === '' ? '' : `\n\nThe code before the cursor (${prompt.languageId}):\n\`\`\`\n${code}\n\`\`\``);
-          if (ids.length <= budget || code.trim() === '') return ids;
-        }
-        return ask('');
-      }
+      case 'chat':
+        return buildChatPrompt(prompt.instruction, prompt.context, prompt.languageId,
+          (content) => this.tokenizer.encodeChat([{ role: 'user', content }]), budget);
     }
   }
 
@@ -183,4 +176,60 @@ function yielding(model: ForwardModel): ForwardModel {
       return model.forward(input, cache, options);
     },
   };
+}
+
+/**
+ * The engine's side of the protocol. Requests arrive one at a time (the client starts the next only after this one
+ * was answered); a generate that arrives while the models still load waits for them.
+ */
+export function serve(post: (message: EngineMessage) => void, listen: (handler: (m: HostMessage) => void) => void, exit: () => void): void {
+  let loading: Promise<Engine | null> = Promise.resolve(null);
+  let active: { readonly id: number; cancelled: boolean } | null = null;
+  const hooks: EngineHooks = { log: (line) => post({ type: 'log', line }), progress: (id, text) => post({ type: 'progress', id, text }) };
+
+  async function run(id: number, request: Request): Promise<void> {
+    const flag = { id, cancelled: false };
+    active = flag;
+    try {
+      const engine = await loading;
+      if (engine === null) throw new Error('the engine failed to load; see the log');
+      if (flag.cancelled) throw new CancelledError();
+      const result = await engine.run(id, request, flag);
+      post(result.finishReason === 'cancelled' ? { type: 'cancelled', id } : { type: 'done', result });
+    } catch (err) {
+      post(err instanceof CancelledError ? { type: 'cancelled', id } : { type: 'error', id, message: (err as Error).message, fatal: false });
+    } finally {
+      active = null;
+    }
+  }
+
+  listen((m) => {
+    switch (m.type) {
+      case 'init':
+        if (m.v !== PROTOCOL_VERSION) {
+          post({ type: 'error', id: null, message: `protocol v${m.v} but the engine speaks v${PROTOCOL_VERSION}`, fatal: true });
+          return;
+        }
+        loading = Engine.load(m.config, m.provider, hooks).then(
+          (e) => { post({ type: 'ready', v: PROTOCOL_VERSION, ready: e.ready }); return e; },
+          (err: Error) => { post({ type: 'error', id: null, message: `loading the models failed: ${err.message}`, fatal: true }); return null; },
+        );
+        return;
+      case 'generate':
+        if (active !== null) {
+          post({ type: 'error', id: m.id, message: `internal: request ${m.id} arrived while ${active.id} runs`, fatal: false });
+          return;
+        }
+        void run(m.id, m.request);
+        return;
+      case 'cancel':
+        if (active?.id === m.id) active.cancelled = true;
+        return;
+      case 'closeFile':
+        void loading.then((e) => e?.closeFile(m.fileKey));
+        return;
+      case 'shutdown':
+        exit();
+    }
+  });
 }

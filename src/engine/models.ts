@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { convertCheckpoint, MANIFEST } from '../model/convert';
+import { convertCheckpoint, CONVERSION_RECORD } from '../model/convert';
 import { CheckpointError } from '../model/errors';
 import { MAX_BYTES, readJsonFile } from '../model/user-file';
 import { parameterCount } from '../model/weights';
@@ -29,10 +29,10 @@ export async function resolveModel(dir: string, convertedRoot: string, log: (lin
   const fim = readFimVerdict(abs, log);
   const config = readConfig(abs);
   const contextTokens = readTrainedContext(abs, log) ?? config.maxPositions;
-  if (fs.existsSync(path.join(abs, MANIFEST))) return { convertedDir: abs, checkpointDir: abs, converted: false, fim, contextTokens };
+  if (fs.existsSync(path.join(abs, CONVERSION_RECORD))) return { convertedDir: abs, checkpointDir: abs, converted: false, fim, contextTokens };
   const weights: WeightFormat = parameterCount(config) <= FP32_MAX_PARAMS ? 'fp32' : 'int4';
   const out = path.join(convertedRoot, `${path.basename(abs)}-${weights}-${checkpointKey(abs, weights)}`);
-  if (fs.existsSync(path.join(out, MANIFEST))) return { convertedDir: out, checkpointDir: abs, converted: false, fim, contextTokens };
+  if (fs.existsSync(path.join(out, CONVERSION_RECORD))) return { convertedDir: out, checkpointDir: abs, converted: false, fim, contextTokens };
   log(`converting ${abs} to ${weights} ONNX in ${out}`);
   const started = Date.now();
   await convertCheckpoint(abs, out, { weights, accuracyLevel: 4 });
@@ -52,14 +52,14 @@ function checkpointKey(dir: string, weights: WeightFormat): string {
 
 /** `trained_context_tokens` of the checkpoint's manifest.json (our embedded pair: 256), or null. */
 function readTrainedContext(dir: string, log: (line: string) => void): number | null {
-  const n = readManifest(path.join(dir, 'manifest.json'), log)?.trained_context_tokens;
+  const n = readExportManifest(path.join(dir, 'manifest.json'), log)?.trained_context_tokens;
   return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : null;
 }
 
 /** `manifest.json` beside the checkpoint (our embedded pair writes one): `{ "fim": true|false, … }`. */
 function readFimVerdict(dir: string, log: (line: string) => void): boolean {
   for (const file of [path.join(dir, 'manifest.json'), path.join(dir, '..', 'manifest.json')]) {
-    const json = readManifest(file, log);
+    const json = readExportManifest(file, log);
     if (json !== null && 'fim' in json) {
       const fim = json.fim;
       return fim === true || (typeof fim === 'object' && fim !== null && (fim as { usable?: unknown }).usable === true);
@@ -72,7 +72,7 @@ function readFimVerdict(dir: string, log: (line: string) => void): boolean {
  * A `manifest.json` near a checkpoint, read for the hints our own exports put there. The name is common, so one
  * that is not a JSON object of ours (unreadable, too large, not JSON) is someone else's: ignored, with a log line.
  */
-function readManifest(file: string, log: (line: string) => void): Record<string, unknown> | null {
+function readExportManifest(file: string, log: (line: string) => void): Record<string, unknown> | null {
   if (!fs.existsSync(file)) return null;
   try {
     const json = readJsonFile(file, MAX_BYTES.config, 'bad-config');

@@ -5,13 +5,12 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CompletionService } from '../completion/service';
 import { CompletionStats } from '../completion/stats';
-import { EngineHost } from '../engine/host';
-import type { EngineReady } from '../engine/protocol';
-import { childTransport, workerTransport } from '../engine/transport';
-import type { ProviderChoice } from '../model/provider';
+import { childTransport, EngineClient, workerTransport } from '../engine/client';
+import type { EngineReady, ProviderChoice } from '../protocol/messages';
 import { registerCommands } from './commands';
 import { InlineProvider } from './inline-provider';
 import { selectModels } from './models';
+import { RingCollector } from './ring';
 import { completionSettings, engineConfig, modelPair, readSettings, type Settings } from './settings';
 import { StatusBar, type EngineState } from './status-bar';
 
@@ -29,26 +28,36 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
   const workerScript = path.join(context.extensionPath, 'dist', 'worker.js');
   let settings = loadSettings(line);
   let state: EngineState = { kind: 'loading', detail: 'loading models…' };
-  let host: EngineHost | null = null;
+  let host: EngineClient | null = null;
   let generating = false;
   let enabled = settings.enable;
   let resolveReady: (r: { device: string; models: string }) => void = () => undefined;
   const ready = new Promise<{ device: string; models: string }>((r) => { resolveReady = r; });
-  const render = () => status.render(enabled ? state : { kind: 'disabled' }, stats.snapshot(), generating);
+  const languageAllowed = (doc: vscode.TextDocument): boolean => {
+    if (doc.uri.scheme === 'output' || doc.uri.scheme === 'vscode-scm' || !enabledFor(doc)) return false;
+    if (!settings.enabledLanguages.includes('*') && !settings.enabledLanguages.includes(doc.languageId)) return false;
+    return !settings.disabledGlobs.some((glob) => vscode.languages.match({ pattern: glob }, doc) > 0);
+  };
+  /** The active editor's language when completions are off for it (shown in the status bar). */
+  const offLanguage = (): string | null => {
+    const doc = vscode.window.activeTextEditor?.document;
+    return doc !== undefined && doc.uri.scheme === 'file' && !languageAllowed(doc) ? doc.languageId : null;
+  };
+  const render = () => status.render(enabled ? state : { kind: 'disabled' }, stats.snapshot(), generating, offLanguage());
 
   const service = new CompletionService(
-    { request: (req, cancel) => (host ? host.request(req, cancel) : Promise.resolve(null)) },
+    { request: (req, options) => (host ? host.request(req, options) : Promise.resolve(null)) },
     completionSettings(settings, null),
     () => (host?.ready?.executionProvider === 'webgpu' ? 'gpu' : 'cpu'),
   );
   const provider = new InlineProvider(service, {
-    allowed: (doc, manual) => enabled && host?.ready !== null && host !== null && (manual || (settings.completion.auto && !generating)) && languageAllowed(settings, doc),
+    allowed: (doc, manual) => enabled && host?.ready !== null && host !== null && (manual || (settings.completion.auto && !generating)) && languageAllowed(doc),
     served: (outcome, latencyMs) => {
       stats.record(outcome, latencyMs);
       if (outcome.result) {
         const r = outcome.result;
         const shown = outcome.text === null ? `; discarded by post-processing: ${JSON.stringify(r.text.slice(0, 60))}` : '';
-        line(`completion: ${r.tokenIds.length} tokens, ${r.stats.tokPerS.toFixed(1)} tok/s, ${r.strategy}, reused ${r.prefix.reusedTokens}/${r.prefix.promptTokens} prompt tokens, ${Math.round(latencyMs)} ms${shown}`);
+        line(`completion: ${r.tokenIds.length} tokens, ${r.stats.tokPerS.toFixed(1)} tok/s, ${r.stats.strategy}, reused ${r.prefix.reusedTokens}/${r.prefix.promptTokens} prompt tokens, ${Math.round(latencyMs)} ms${shown}`);
       }
       render();
     },
@@ -58,7 +67,7 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
   // Warm-up prefill when the cursor rests on another line while the engine is idle (lowest priority; the next
   // keystroke supersedes it).
   const warmup = lineWarmup((doc, position) => {
-    if (!host?.ready || !enabled || doc.isClosed || !languageAllowed(settings, doc) || host.queueDepth > 0) return;
+    if (!host?.ready || !enabled || doc.isClosed || !languageAllowed(doc) || host.queueDepth > 0) return;
     const snapshot = { text: doc.getText(), languageId: doc.languageId, uri: doc.uri.toString() };
     void host.request(service.request(snapshot, { line: position.line, character: position.character }, 'warmup', 0, false)).catch((err: Error) => line(`warm-up failed: ${err.message}`));
   });
@@ -78,7 +87,7 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
     const provider = await chooseProvider(settings, workerScript, line);
     if (mine !== starts) return;
     const config = engineConfig(pair, settings, context.globalStorageUri.fsPath);
-    host = new EngineHost(config, provider, () => (provider.executionProvider === 'webgpu' ? childTransport(workerScript) : workerTransport(workerScript)), {
+    host = new EngineClient(config, provider, () => (provider.executionProvider === 'webgpu' ? childTransport(workerScript) : workerTransport(workerScript)), {
       log: line,
       ready: (r: EngineReady) => {
         state = { kind: 'ready', ready: r };
@@ -110,8 +119,12 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
       setGenerating: (on) => { generating = on; render(); },
       toggle: () => { enabled = !enabled; render(); return enabled; },
       selectModels: async () => { if (await selectModels()) line('model selection changed'); },
+      activeLanguage: () => vscode.window.activeTextEditor?.document.languageId ?? null,
     }),
+    new RingCollector((ring) => service.setRing(ring), languageAllowed),
+    vscode.window.onDidChangeActiveTextEditor(() => render()),
     vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('editor.inlineSuggest.enabled')) void checkInlineSuggest(line);
       if (!e.affectsConfiguration('simsd')) return;
       const before = settings;
       settings = loadSettings(line);
@@ -125,6 +138,7 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
     { dispose: () => void host?.dispose() },
   );
   void startEngine();
+  void checkInlineSuggest(line);
   return { ready, lastCompletion: () => (provider.lastShown === undefined ? undefined : { text: provider.lastShown }), stats: () => stats.snapshot() };
 }
 
@@ -164,10 +178,26 @@ function engineChanged(a: Settings, b: Settings): boolean {
     || (a.decode.temperature > 0) !== (b.decode.temperature > 0); // the sampling graphs are opened only when needed
 }
 
-function languageAllowed(s: Settings, doc: vscode.TextDocument): boolean {
-  if (doc.uri.scheme === 'output' || doc.uri.scheme === 'vscode-scm') return false;
-  if (!s.enabledLanguages.includes('*') && !s.enabledLanguages.includes(doc.languageId)) return false;
-  return !s.disabledGlobs.some((glob) => vscode.languages.match({ pattern: glob }, doc) > 0);
+/**
+ * Ghost text needs VS Code's inline suggestions. When they are off, say so once, with a one-click fix (the user
+ * setting; a workspace value that turns them off is left alone and named).
+ */
+async function checkInlineSuggest(log: (line: string) => void): Promise<void> {
+  const editor = vscode.workspace.getConfiguration('editor');
+  if (editor.get<boolean>('inlineSuggest.enabled') !== false) return;
+  const where = editor.inspect<boolean>('inlineSuggest.enabled');
+  const inWorkspace = where?.workspaceValue === false || where?.workspaceFolderValue === false;
+  log('editor.inlineSuggest.enabled is false: no ghost text can show');
+  const fix = inWorkspace ? undefined : 'Turn On';
+  const message = 'SimSD: inline suggestions are turned off in VS Code (editor.inlineSuggest.enabled), so no ghost text can show.'
+    + (inWorkspace ? ' This workspace\'s settings turn them off.' : '');
+  const pick = await (fix ? vscode.window.showWarningMessage(message, fix) : vscode.window.showWarningMessage(message));
+  if (pick === fix && fix !== undefined) await editor.update('inlineSuggest.enabled', true, vscode.ConfigurationTarget.Global);
+}
+
+/** `simsd.enable` for this document's language (a language-specific value overrides the global one). */
+function enabledFor(doc: vscode.TextDocument): boolean {
+  return vscode.workspace.getConfiguration('simsd', doc).get<boolean>('enable') !== false;
 }
 
 /** `auto`/`webgpu`: probe WebGPU in a throwaway child process (its failures can abort a process). */

@@ -2,17 +2,18 @@
 // Completion, Toggle, Select Models, Show Log, Copy Debug Info, and the status-bar menu.
 import * as vscode from 'vscode';
 import { extractCode } from '../completion/chat-answer';
-import type { EngineHost } from '../engine/host';
+import type { EngineClient } from '../engine/client';
 import type { Settings } from './settings';
 
 export interface CommandContext {
-  readonly host: () => EngineHost | null;
+  readonly host: () => EngineClient | null;
   readonly settings: () => Settings;
   readonly log: vscode.OutputChannel;
   readonly debugInfo: () => object;
   readonly setGenerating: (on: boolean) => void;
   readonly toggle: () => boolean;                 // returns the new enabled state
   readonly selectModels: () => Promise<void>;
+  readonly activeLanguage: () => string | null;   // the language of the active editor, for per-language enablement
 }
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
@@ -29,11 +30,15 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       await vscode.env.clipboard.writeText(JSON.stringify(ctx.debugInfo(), null, 2));
       void vscode.window.showInformationMessage('SimSD: debug info copied to the clipboard.');
     }),
+    vscode.commands.registerCommand('simsd.toggleLanguage', () => toggleLanguage(ctx.activeLanguage())),
     vscode.commands.registerCommand('simsd.showMenu', async () => {
+      const language = ctx.activeLanguage();
+      const languageOn = language === null || vscode.workspace.getConfiguration('simsd', { languageId: language }).get<boolean>('enable') !== false;
       const items = [
         { label: '$(wand) Generate Code', command: 'simsd.generateCode' },
         { label: '$(sparkle) Trigger Completion', command: 'simsd.triggerCompletion' },
         { label: '$(circle-slash) Toggle Completions', command: 'simsd.toggle' },
+        ...(language === null ? [] : [{ label: `$(symbol-namespace) ${languageOn ? 'Disable' : 'Enable'} Completions for ${language}`, command: 'simsd.toggleLanguage' }]),
         { label: '$(database) Select Models', command: 'simsd.selectModels' },
         { label: '$(output) Show Log', command: 'simsd.showLog' },
         { label: '$(copy) Copy Debug Info', command: 'simsd.copyDebugInfo' },
@@ -62,11 +67,13 @@ async function generateCode(ctx: CommandContext): Promise<void> {
   try {
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'SimSD: generating…', cancellable: true },
-      (progress, token) => host.request({
-        kind: 'generate', fileKey: '', prompt: { kind: 'chat', instruction, context, languageId: document.languageId },
-        params: { strategy: settings.decode.strategy, maxTokens: settings.generate.maxTokens, threshold: settings.decode.threshold },
-        onProgress: (text) => progress.report({ message: `${text.length} characters` }),
-      }, { onCancellationRequested: (listener: () => void) => token.onCancellationRequested(() => { cancelled = true; listener(); }) }),
+      (progress, token) => {
+        token.onCancellationRequested(() => { cancelled = true; });
+        return host.request({
+          kind: 'generate', fileKey: '', prompt: { kind: 'chat', instruction, context, languageId: document.languageId },
+          params: { strategy: settings.decode.strategy, rule: settings.decode.revealRule, maxTokens: settings.generate.maxTokens, threshold: settings.decode.threshold },
+        }, { cancellation: token, onProgress: (text) => progress.report({ message: `${text.length} characters` }) });
+      },
     );
     if (result === null || cancelled) return;
     const code = extractCode(result.text);
@@ -77,10 +84,19 @@ async function generateCode(ctx: CommandContext): Promise<void> {
       return void vscode.window.showInformationMessage('SimSD: the document changed during generation; the code is on the clipboard.');
     }
     await editor.edit((edit) => (selection.isEmpty ? edit.insert(selection.active, code) : edit.replace(selection, code)));
-    ctx.log.appendLine(`generate: ${result.tokenIds.length} tokens, ${result.stats.tokPerS.toFixed(1)} tok/s, ${result.strategy}`);
+    ctx.log.appendLine(`generate: ${result.tokenIds.length} tokens, ${result.stats.tokPerS.toFixed(1)} tok/s, ${result.stats.strategy}`);
   } catch (err) {
     void vscode.window.showErrorMessage(`SimSD: generation failed: ${(err as Error).message}`);
   } finally {
     ctx.setGenerating(false);
   }
+}
+
+/** Turns `simsd.enable` off (or back on) for one language, as a language-specific user setting. */
+async function toggleLanguage(language: string | null): Promise<void> {
+  if (language === null) return;
+  const config = vscode.workspace.getConfiguration('simsd', { languageId: language });
+  const on = config.get<boolean>('enable') !== false;
+  await config.update('enable', !on, vscode.ConfigurationTarget.Global, true);
+  void vscode.window.showInformationMessage(`SimSD completions ${on ? 'disabled' : 'enabled'} for ${language}.`);
 }

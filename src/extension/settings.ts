@@ -1,13 +1,14 @@
-// Typed reads of `simsd.*` (completion.md §10), validated: a bad value is reported with what to change and the
-// default is used instead, never a crash; and the records built from them for the engine and the completion
-// service. Pure (a `get(key)` function, no VS Code), so tests drive exactly what the extension runs.
+// Typed reads of `simsd.*`, validated against the one place that declares them: package.json's contributed
+// configuration (type, default, range, choices). A bad value is reported with what to change and the default is used
+// instead, never a crash. Also the records built from the settings for the engine and the completion service. Pure
+// (a `get(key)` function, no VS Code), so tests drive exactly what the extension runs.
 import * as path from 'node:path';
-import { isStrategyName } from '../decode/strategies';
-import type { StrategyName } from '../decode/types';
 import type { CompletionLimits, CompletionSettings } from '../completion/service';
-import type { EngineConfig, EngineReady, ModelLocation } from '../engine/protocol';
+import type { EngineConfig, EngineReady, ModelLocation } from '../protocol/messages';
+import type { RevealRuleName, StrategyName } from '../protocol/request';
+import packageJson from '../../package.json';
 
-export type Strategy = StrategyName | 'auto';
+export type StrategySetting = StrategyName | 'auto';
 export type ProviderSetting = 'auto' | 'cpu' | 'webgpu';
 
 export interface Settings {
@@ -19,7 +20,8 @@ export interface Settings {
     readonly fim: 'auto' | 'on' | 'off';
   };
   readonly decode: {
-    readonly strategy: Strategy;
+    readonly strategy: StrategySetting;
+    readonly revealRule: RevealRuleName;
     readonly threshold: number;
     readonly temperature: number;
     readonly topK: number;
@@ -37,83 +39,105 @@ export interface SettingsRead {
   readonly problems: readonly string[];            // one line per rejected value
 }
 
+/** One contributed setting, as package.json declares it. */
+interface SettingSchema {
+  readonly type: string | readonly string[];
+  readonly default: unknown;
+  readonly enum?: readonly string[];
+  readonly minimum?: number;
+  readonly maximum?: number;
+}
+
+/** Every `simsd.*` setting, keyed without the `simsd.` prefix. */
+export const SETTINGS_SCHEMA: Readonly<Record<string, SettingSchema>> = Object.fromEntries(
+  Object.entries(packageJson.contributes.configuration.properties as Record<string, SettingSchema>)
+    .map(([key, schema]) => [key.slice('simsd.'.length), schema]),
+);
+
+/** Strategy names before native decoding took its reveal rule from simsd.decode.revealRule. */
+const RENAMED_STRATEGIES: Readonly<Record<string, { strategy: StrategyName; rule: RevealRuleName }>> = {
+  'vanilla-static': { strategy: 'native', rule: 'static' },
+  'vanilla-dynamic': { strategy: 'native', rule: 'dynamic' },
+};
+
 type Get = (key: string) => unknown;
 
 export function readSettings(get: Get): SettingsRead {
   const problems: string[] = [];
-  const bad = (key: string, value: unknown, want: string) => problems.push(`simsd.${key}: ${JSON.stringify(value)} is not ${want}; using the default`);
-  const bool = (key: string, d: boolean) => { const v = get(key); if (v === undefined) return d; if (typeof v === 'boolean') return v; bad(key, v, 'true or false'); return d; };
-  const int = (key: string, d: number, min: number, max: number) => {
-    const v = get(key);
-    if (v === undefined || v === null) return d;
-    if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
-    bad(key, v, `an integer in [${min}, ${max}]`);
-    return d;
+  /** The value of `key` if its schema accepts it, else the schema's default (and a problem). */
+  const read = (key: string, value: unknown = get(key)): unknown => {
+    const schema = SETTINGS_SCHEMA[key];
+    if (schema === undefined) throw new Error(`internal: simsd.${key} is not contributed in package.json`);
+    if (value === undefined || value === null) return schema.default;
+    const want = accepts(schema, value);
+    if (want === null) return typeof value === 'string' ? value.trim() : value;
+    problems.push(`simsd.${key}: ${JSON.stringify(value)} is not ${want}; using the default`);
+    return schema.default;
   };
-  const num = (key: string, d: number, min: number, max: number) => {
-    const v = get(key);
-    if (v === undefined) return d;
-    if (typeof v === 'number' && v >= min && v <= max) return v;
-    bad(key, v, `a number in [${min}, ${max}]`);
-    return d;
-  };
-  const choice = <T extends string>(key: string, d: T, choices: readonly T[]): T => {
-    const v = get(key);
-    if (v === undefined) return d;
-    if (typeof v === 'string' && (choices as readonly string[]).includes(v)) return v as T;
-    bad(key, v, `one of ${choices.join(', ')}`);
-    return d;
-  };
-  const strings = (key: string, d: readonly string[]) => {
-    const v = get(key);
-    if (v === undefined) return d;
-    if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v as string[];
-    bad(key, v, 'a list of strings');
-    return d;
-  };
-  const str = (key: string) => { const v = get(key); if (v === undefined || v === null) return ''; if (typeof v === 'string') return v.trim(); bad(key, v, 'a string'); return ''; };
-  const autoOr = (key: string, min: number, max: number): number | 'auto' => {
-    const v = get(key);
-    if (v === undefined || v === 'auto') return 'auto';
-    const n = int(key, -1, min, max);
-    return n === -1 ? 'auto' : n;
-  };
-  const strategyValue = get('decode.strategy');
-  let strategy: Strategy = 'auto';
-  if (typeof strategyValue === 'string' && (strategyValue === 'auto' || isStrategyName(strategyValue))) strategy = strategyValue as Strategy;
-  else if (strategyValue !== undefined) bad('decode.strategy', strategyValue, 'auto, vanilla-static, vanilla-dynamic, simsd or simsd-exact');
-  const threads = autoOr('threads', 1, 256);
+  const autoOrNumber = (key: string) => read(key) as number | 'auto';
+
+  let strategyValue = get('decode.strategy');
+  let ruleValue = get('decode.revealRule');
+  const renamed = typeof strategyValue === 'string' ? RENAMED_STRATEGIES[strategyValue] : undefined;
+  if (renamed !== undefined) {
+    problems.push(`simsd.decode.strategy: "${String(strategyValue)}" is now "${renamed.strategy}" with simsd.decode.revealRule "${renamed.rule}"; using that`);
+    strategyValue = renamed.strategy;
+    ruleValue ??= renamed.rule;
+  }
+  const threads = autoOrNumber('threads');
 
   const settings: Settings = {
-    enable: bool('enable', true),
-    enabledLanguages: strings('enabledLanguages', ['*']),
-    disabledGlobs: strings('disabledGlobs', []),
+    enable: read('enable') as boolean,
+    enabledLanguages: read('enabledLanguages') as string[],
+    disabledGlobs: read('disabledGlobs') as string[],
     completion: {
-      auto: bool('completion.auto', true),
-      debounceMs: autoOr('completion.debounceMs', 0, 5000),
-      prefixLines: int('completion.prefixLines', 128, 0, 10000),
-      suffixLines: int('completion.suffixLines', 16, 0, 1000),
-      maxPromptTokens: int('completion.maxPromptTokens', 1024, 64, 32768),
-      maxTokens: int('completion.maxTokens', 64, 1, 1024),
-      multiline: choice('completion.multiline', 'auto', ['auto', 'always', 'never'] as const),
-      maxLines: int('completion.maxLines', 8, 1, 200),
-      maxLineSuffix: int('completion.maxLineSuffix', 8, 0, 1000),
-      fim: choice('completion.fim', 'auto', ['auto', 'on', 'off'] as const),
+      auto: read('completion.auto') as boolean,
+      debounceMs: autoOrNumber('completion.debounceMs'),
+      prefixLines: read('completion.prefixLines') as number,
+      suffixLines: read('completion.suffixLines') as number,
+      maxPromptTokens: read('completion.maxPromptTokens') as number,
+      maxTokens: read('completion.maxTokens') as number,
+      multiline: read('completion.multiline') as 'auto' | 'always' | 'never',
+      maxLines: read('completion.maxLines') as number,
+      maxLineSuffix: read('completion.maxLineSuffix') as number,
+      fim: read('completion.fim') as 'auto' | 'on' | 'off',
     },
     decode: {
-      strategy,
-      threshold: num('decode.threshold', 0.9, 0, 1),
-      temperature: num('decode.temperature', 0, 0, 2),
-      topK: int('decode.topK', 20, 1, 64),
-      blocksPerVerify: autoOr('decode.blocksPerVerify', 1, 8),
+      strategy: read('decode.strategy', strategyValue) as StrategySetting,
+      revealRule: read('decode.revealRule', ruleValue) as RevealRuleName,
+      threshold: read('decode.threshold') as number,
+      temperature: read('decode.temperature') as number,
+      topK: read('decode.topK') as number,
+      blocksPerVerify: autoOrNumber('decode.blocksPerVerify'),
     },
-    model: { draft: str('model.draft'), target: str('model.target') },
-    executionProvider: choice('executionProvider', 'auto', ['auto', 'cpu', 'webgpu'] as const),
+    model: { draft: read('model.draft') as string, target: read('model.target') as string },
+    executionProvider: read('executionProvider') as ProviderSetting,
     threads: threads === 'auto' ? null : threads, // a bad value falls back to the declared default, "auto"
-    cacheMaxMemoryMB: int('cache.maxMemoryMB', 1024, 16, 65536),
-    generate: { maxTokens: int('generate.maxTokens', 256, 1, 4096) },
+    cacheMaxMemoryMB: read('cache.maxMemoryMB') as number,
+    generate: { maxTokens: read('generate.maxTokens') as number },
   };
   return { settings, problems };
+}
+
+/** Null when `schema` accepts `value`, else what it wants, for the problem line. */
+function accepts(schema: SettingSchema, value: unknown): string | null {
+  const types = typeof schema.type === 'string' ? [schema.type] : schema.type;
+  const range = `in [${schema.minimum ?? '−∞'}, ${schema.maximum ?? '∞'}]`;
+  const inRange = (n: number) => n >= (schema.minimum ?? -Infinity) && n <= (schema.maximum ?? Infinity);
+  const wants: string[] = [];
+  for (const type of types) {
+    if (type === 'boolean') { if (typeof value === 'boolean') return null; wants.push('true or false'); }
+    if (type === 'integer') { if (typeof value === 'number' && Number.isInteger(value) && inRange(value)) return null; wants.push(`an integer ${range}`); }
+    if (type === 'number') { if (typeof value === 'number' && Number.isFinite(value) && inRange(value)) return null; wants.push(`a number ${range}`); }
+    if (type === 'array') { if (Array.isArray(value) && value.every((s) => typeof s === 'string')) return null; wants.push('a list of strings'); }
+    if (type === 'string') {
+      // A string beside a number type means the word of the default ("auto").
+      const choices = schema.enum ?? (types.length > 1 ? [String(schema.default)] : null);
+      if (typeof value === 'string' && (choices === null || choices.includes(value))) return null;
+      wants.push(choices === null ? 'a string' : `one of ${choices.join(', ')}`);
+    }
+  }
+  return wants.join(' or ');
 }
 
 /** Which pair the engine loads: the embedded pair in the extension's `models/` folder unless the settings name folders. */
@@ -133,7 +157,7 @@ export function modelPair(extensionPath: string, settings: Settings): PairChoice
 
 export function engineConfig(pair: PairChoice, settings: Settings, storage: string): EngineConfig {
   return {
-    target: pair.target, draft: pair.draft, executionProvider: settings.executionProvider, threads: settings.threads,
+    target: pair.target, draft: pair.draft, threads: settings.threads,
     cacheBudgetBytes: settings.cacheMaxMemoryMB * 2 ** 20, convertedRoot: path.join(storage, 'converted'),
     sampling: settings.decode.temperature > 0,
   };
@@ -145,8 +169,8 @@ export function completionSettings(s: Settings, ready: EngineReady | null): Comp
   return {
     ...s.completion, layout: fim ? 'fim' : 'prefix',
     decode: {
-      strategy: s.decode.strategy, threshold: s.decode.threshold, temperature: s.decode.temperature, topK: s.decode.topK,
-      blocksPerVerify: s.decode.blocksPerVerify === 'auto' ? 1 : s.decode.blocksPerVerify,
+      strategy: s.decode.strategy, rule: s.decode.revealRule, threshold: s.decode.threshold, temperature: s.decode.temperature,
+      topK: s.decode.topK, blocksPerVerify: s.decode.blocksPerVerify === 'auto' ? 1 : s.decode.blocksPerVerify,
     },
   };
 }

@@ -1,7 +1,7 @@
 // The status bar item (completion.md §9): device and speed at a glance, details in the tooltip, a click opens
 // the command menu. Item id `simsd.status` (DOM id `simsd.simsd.simsd.status` in the e2e test).
 import * as vscode from 'vscode';
-import type { EngineReady } from '../engine/protocol';
+import type { EngineReady } from '../protocol/messages';
 import type { StatsSnapshot } from '../completion/stats';
 
 export type EngineState =
@@ -19,9 +19,10 @@ export class StatusBar implements vscode.Disposable {
     this.item.show();
   }
 
-  render(state: EngineState, stats: StatsSnapshot, generating: boolean): void {
-    this.item.text = text(state, stats, generating);
-    this.item.tooltip = tooltip(state, stats);
+  /** `offLanguage`: the active editor's language when completions are off for it. */
+  render(state: EngineState, stats: StatsSnapshot, generating: boolean, offLanguage: string | null = null): void {
+    this.item.text = offLanguage !== null && state.kind === 'ready' ? `$(circle-slash) SimSD off for ${offLanguage}` : text(state, stats, generating);
+    this.item.tooltip = tooltip(state, stats, offLanguage);
     this.item.backgroundColor = state.kind === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
   }
 
@@ -49,8 +50,9 @@ function text(state: EngineState, s: StatsSnapshot, generating: boolean): string
   }
 }
 
-function tooltip(state: EngineState, s: StatsSnapshot): vscode.MarkdownString {
+function tooltip(state: EngineState, s: StatsSnapshot, offLanguage: string | null): vscode.MarkdownString {
   const lines: string[] = ['**SimSD** — diffusion code completion', ''];
+  if (offLanguage !== null) lines.push(`Completions are off for ${offLanguage} (simsd.enable, simsd.enabledLanguages or simsd.disabledGlobs).`, '');
   if (state.kind === 'error') lines.push(`Error: ${state.message}`, '');
   if (state.kind === 'ready') {
     const r = state.ready;

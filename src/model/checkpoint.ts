@@ -22,7 +22,7 @@ export interface TensorTable {
 
 export interface ExpectedTensor {
   readonly name: string;
-  readonly shape: readonly number[];                  // [out, in] for matrices (sdar-models.md §3)
+  readonly shape: readonly number[];                  // [out, in] for matrices (models.md §2.3)
 }
 
 /** An open checkpoint. Holds one file descriptor per shard once read; call close() when done. */

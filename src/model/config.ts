@@ -1,4 +1,4 @@
-// SdarConfig: parse and validate config.json and generation_config.json (sdar-models.md §2, §5).
+// SdarConfig: parse and validate config.json and generation_config.json (models.md §2.1, §2.2).
 // Fallbacks: block_size 4; mask_token_id → the tokenizer's mask id → 151669; head_dim → hidden / heads
 // (what transformers' Qwen3Config does; a wrong guess cannot pass unnoticed, because the checkpoint's
 // q/k/v/o shapes are checked against it). Training-only fields are ignored.
@@ -68,7 +68,7 @@ export function readConfig(dir: string, tokenizerMaskId?: number): SdarConfig {
 /**
  * Validates the parsed files. Stop ids: generation_config.json `eos_token_id` (number or list) then config.json
  * `eos_token_id`, deduplicated; without generation_config.json, config.json's eos plus the Qwen pair
- * {151645, 151643} where those ids fit the vocabulary (the SDAR release stops on both, sdar-models.md §10.5).
+ * {151645, 151643} where those ids fit the vocabulary (the SDAR release stops on both, models.md §2.2).
  */
 export function parseConfig(src: ConfigSources, tokenizerMaskId?: number): SdarConfig {
   const file = src.configFile;

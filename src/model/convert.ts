@@ -1,5 +1,5 @@
 // Checkpoint → converted model folder: model.onnx (+ model.sampling.onnx, model.debug.onnx), all sharing
-// model.data (external weights, 4 KiB aligned), model.json (manifest), and the tokenizer/config files.
+// model.data (external weights, 4 KiB aligned), model.json (the conversion record), and the tokenizer/config files.
 // Everything is written into a temporary sibling folder and renamed into place only when complete, so an
 // interrupted or failed conversion never leaves a folder that looks usable. output-dir.ts decides what the
 // output path may hold before it is replaced: nothing the project did not write.
@@ -9,13 +9,13 @@ import { openCheckpoint } from './checkpoint';
 import { CheckpointError } from './errors';
 import { buildGraph, type LinearWeight, type WeightEmitter } from './graph';
 import { DT, type DataType, type GraphBuilder } from './onnx-builder';
-import { QUANT_BLOCK } from './quantize';
+import { QUANT_GROUP } from './quantize';
 import { commitOutput, CONVERTED_MARKER, discardPartial, prepareOutput, type OutputLayout } from './output-dir';
 import { loadTokenizer } from './tokenizer';
 import { quantizeLinear, storageOf, toF16Bits, type WeightFormat } from './weights';
 import type { GraphVariant, SdarConfig, WeightSource } from './types';
 
-export const MANIFEST = 'model.json';
+export const CONVERSION_RECORD = 'model.json';
 export const DATA_FILE = 'model.data';
 export const VARIANT_FILES: Record<GraphVariant, string> = { greedy: 'model.onnx', sampling: 'model.sampling.onnx', debug: 'model.debug.onnx' };
 const ALIGN = 4096;
@@ -23,8 +23,8 @@ const INLINE_MAX_BYTES = 1024;
 const COPIED_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja'];
 /** Every file a conversion writes: what a folder may hold for a later conversion to replace it. */
 const OUTPUT_LAYOUT: OutputLayout = {
-  fileNames: new Set([MANIFEST, DATA_FILE, CONVERTED_MARKER, ...Object.values(VARIANT_FILES), ...COPIED_FILES]),
-  manifest: MANIFEST,
+  fileNames: new Set([CONVERSION_RECORD, DATA_FILE, CONVERTED_MARKER, ...Object.values(VARIANT_FILES), ...COPIED_FILES]),
+  record: CONVERSION_RECORD,
   format: 'simsd-onnx',
 };
 
@@ -37,7 +37,7 @@ export interface ConvertOptions {
 }
 
 /** model.json: what a session needs to open a converted model. */
-export interface ConvertedManifest {
+export interface ConversionRecord {
   readonly format: 'simsd-onnx';
   readonly version: 1;
   readonly weights: WeightFormat;
@@ -54,7 +54,7 @@ export interface ConvertedManifest {
  * `simsd convert`: validates the checkpoint in `dir` (config, tokenizer, every tensor's header and shape)
  * before writing anything, then converts it into `outDir`.
  */
-export async function convertCheckpoint(dir: string, outDir: string, opts: Omit<ConvertOptions, 'copyFrom'>): Promise<ConvertedManifest> {
+export async function convertCheckpoint(dir: string, outDir: string, opts: Omit<ConvertOptions, 'copyFrom'>): Promise<ConversionRecord> {
   const tokenizer = loadTokenizer(dir);
   const checkpoint = openCheckpoint(dir, { tokenizer });
   try {
@@ -64,26 +64,26 @@ export async function convertCheckpoint(dir: string, outDir: string, opts: Omit<
   }
 }
 
-export async function convertModel(source: WeightSource, outDir: string, opts: ConvertOptions): Promise<ConvertedManifest> {
+export async function convertModel(source: WeightSource, outDir: string, opts: ConvertOptions): Promise<ConversionRecord> {
   const started = Date.now();
   const target = path.resolve(outDir);
   const tmp = prepareOutput(target, opts.copyFrom, OUTPUT_LAYOUT, started);
   try {
-    const manifest = writeModel(source, tmp, opts, started);
+    const record = writeModel(source, tmp, opts, started);
     for (const name of COPIED_FILES) {
       const from = opts.copyFrom && path.join(opts.copyFrom, name);
       if (from && fs.existsSync(from)) fs.copyFileSync(from, path.join(tmp, name));
     }
-    fs.writeFileSync(path.join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+    fs.writeFileSync(path.join(tmp, CONVERSION_RECORD), JSON.stringify(record, null, 2) + '\n');
     commitOutput(tmp, target, opts.copyFrom, OUTPUT_LAYOUT);
-    return manifest;
+    return record;
   } catch (err) {
     if (fs.existsSync(tmp)) discardPartial(tmp, OUTPUT_LAYOUT);
     throw err;
   }
 }
 
-function writeModel(source: WeightSource, dir: string, opts: ConvertOptions, started: number): ConvertedManifest {
+function writeModel(source: WeightSource, dir: string, opts: ConvertOptions, started: number): ConversionRecord {
   const config = source.config;
   const accuracyLevel = opts.accuracyLevel ?? 4;
   const variants = opts.variants ?? (['greedy', 'sampling', 'debug'] as const);
@@ -152,12 +152,12 @@ class DataFileEmitter implements WeightEmitter {
     const storage = storageOf(name, this.format);
     if (storage === 'int4') {
       const p = quantizeLinear(t);
-      const nBlocks = Math.ceil(k / QUANT_BLOCK);
+      const nGroups = Math.ceil(k / QUANT_GROUP);
       result = {
-        kind: 'nbits', n, k, blockSize: QUANT_BLOCK,
-        weight: this.put(b, `${name}.q4`, DT.UINT8, [n, nBlocks, QUANT_BLOCK / 2], p.weight),
-        scales: this.put(b, `${name}.scales`, DT.FLOAT, [n * nBlocks], bytesOf(p.scales)),
-        zeroPoints: this.put(b, `${name}.zp`, DT.UINT8, [n * Math.ceil(nBlocks / 2)], p.zeroPoints),
+        kind: 'nbits', n, k, groupSize: QUANT_GROUP,
+        weight: this.put(b, `${name}.q4`, DT.UINT8, [n, nGroups, QUANT_GROUP / 2], p.weight),
+        scales: this.put(b, `${name}.scales`, DT.FLOAT, [n * nGroups], bytesOf(p.scales)),
+        zeroPoints: this.put(b, `${name}.zp`, DT.UINT8, [n * Math.ceil(nGroups / 2)], p.zeroPoints),
       };
     } else {
       const transposed = transpose(t.data, n, k); // MatMul wants [in, out]

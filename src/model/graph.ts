@@ -1,4 +1,4 @@
-// The SDAR forward as an ONNX graph (onnxruntime.md §2–§3): split plain-op attention over an explicit
+// The SDAR forward as an ONNX graph (models.md §6): split plain-op attention over an explicit
 // mask, GQA folded into rows, RoPE from explicit (possibly duplicated) positions, heads only on select rows.
 // Variants differ only in their heads: greedy (ids + probs), sampling (+ top-k and lse at T), debug (+ logits).
 import { DT, GraphBuilder, MS_DOMAIN } from './onnx-builder';
@@ -9,7 +9,7 @@ import { SAMPLING_TOP_K, type GraphVariant, type SdarConfig } from './types';
 export type LinearWeight =
   | { readonly kind: 'dense'; readonly name: string }
   | { readonly kind: 'nbits'; readonly weight: string; readonly scales: string; readonly zeroPoints: string;
-      readonly n: number; readonly k: number; readonly blockSize: number };
+      readonly n: number; readonly k: number; readonly groupSize: number };
 
 /** Supplies initializers for checkpoint tensors; the converter writes their bytes to model.data. */
 export interface WeightEmitter {
@@ -109,7 +109,7 @@ export function buildGraph(config: SdarConfig, weights: WeightEmitter, opts: Gra
 function applyLinear(b: GraphBuilder, input: string, w: LinearWeight, accuracyLevel: number): string {
   if (w.kind === 'dense') return b.op1('MatMul', [input, w.name]);
   return b.op1('MatMulNBits', [input, w.weight, w.scales, w.zeroPoints],
-    { K: w.k, N: w.n, bits: 4, block_size: w.blockSize, accuracy_level: accuracyLevel }, MS_DOMAIN);
+    { K: w.k, N: w.n, bits: 4, block_size: w.groupSize, accuracy_level: accuracyLevel }, MS_DOMAIN);
 }
 
 /** cos/sin caches [maxPositions, D/2], fp32 as HF computes them (the same function the reference uses). */

@@ -23,8 +23,8 @@ const MARKER_TEXT = 'This folder was written by `simsd convert`. Converting to t
 /** What a converted folder holds, as named by the converter. */
 export interface OutputLayout {
   readonly fileNames: ReadonlySet<string>;   // every file a conversion may write, the marker included
-  readonly manifest: string;                 // model.json
-  readonly format: string;                   // the manifest's `format` of our conversions: 'simsd-onnx'
+  readonly record: string;                 // model.json
+  readonly format: string;                   // the record's `format` of our conversions: 'simsd-onnx'
 }
 
 /** What OUT holds now, when a conversion may replace it. */
@@ -184,16 +184,16 @@ function foreignEntries(dir: string, entries: readonly string[], layout: OutputL
   return entries.filter((name) => !layout.fileNames.has(name) || !fs.lstatSync(path.join(dir, name)).isFile());
 }
 
-/** Our marker, or (conversions from before the marker) a manifest in our format. */
+/** Our marker, or (conversions from before the marker) a record in our format. */
 function isClaimed(dir: string, layout: OutputLayout): boolean {
   if (lstatOrNull(path.join(dir, CONVERTED_MARKER))?.isFile()) return true;
-  const manifest = path.join(dir, layout.manifest);
-  if (!lstatOrNull(manifest)?.isFile()) return false;
+  const record = path.join(dir, layout.record);
+  if (!lstatOrNull(record)?.isFile()) return false;
   let json: unknown;
   try {
-    json = JSON.parse(fs.readFileSync(manifest, 'utf8'));
+    json = JSON.parse(fs.readFileSync(record, 'utf8'));
   } catch (err) {
-    if (err instanceof SyntaxError) return false; // not our manifest, so not our folder
+    if (err instanceof SyntaxError) return false; // not our record, so not our folder
     throw err;
   }
   return typeof json === 'object' && json !== null && (json as { format?: unknown }).format === layout.format;

@@ -1,4 +1,4 @@
-// Execution-provider choice (onnxruntime.md §8): `auto` tries WebGPU with a self-test that must match the CPU
+// Execution-provider choice (models.md §8): `auto` tries WebGPU with a self-test that must match the CPU
 // result within the fp16 tolerance, on a tiny synthetic model, and falls back to CPU with the reason. The
 // probe runs in a child process (`worker.js --probe-webgpu`), because WebGPU failures can abort a process.
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -84,7 +84,7 @@ export class ReferenceModel implements ForwardModel {
     const topK = this.variant === 'sampling' ? emptyTopK(R, Math.min(SAMPLING_TOP_K, V)) : undefined;
     for (let r = 0; r < R; r++) {
       const row = logits.subarray(r * V, (r + 1) * V);
-      row[cfg.maskTokenId] = -Infinity; // the MASK id is never revealed (simsd.md §1.2)
+      row[cfg.maskTokenId] = -Infinity; // the MASK id is never revealed (decoding.md §1.2)
       let best = 0;
       for (let v = 1; v < V; v++) if (row[v] > row[best]) best = v;
       const lse = logSumExp(row, 1);

@@ -1,12 +1,12 @@
 // ModelSession: one converted SDAR model on onnxruntime-node. forward() feeds the JS-owned KV cache
 // zero-copy, builds the [L, C+L] mask from the window mask and the committed length, and returns ids,
-// probabilities and the window's new K/V. It must run off the extension host's main thread (onnxruntime.md §9).
+// probabilities and the window's new K/V. It must run off the extension host's main thread (architecture.md §7).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { checkConfigLimits, isRecord } from './config';
 import { CancelledError, CheckpointError } from './errors';
-import { MANIFEST, VARIANT_FILES, type ConvertedManifest } from './convert';
+import { CONVERSION_RECORD, VARIANT_FILES, type ConversionRecord } from './convert';
 import { GRAPH_INPUTS, newKey, newValue, pastKey, pastValue } from './graph';
 import type {
   ForwardInput, ForwardModel, ForwardOptions, ForwardOutput, GraphVariant, KvCacheView, KvRows, SdarConfig,
@@ -26,21 +26,21 @@ export interface SessionOptions {
 export class ModelSession implements ForwardModel {
   private constructor(
     private readonly session: ort.InferenceSession,
-    readonly manifest: ConvertedManifest,
+    readonly record: ConversionRecord,
     readonly variant: GraphVariant,
     readonly executionProvider: ExecutionProvider,
     readonly dir: string,
   ) {}
 
   get config(): SdarConfig {
-    return this.manifest.config;
+    return this.record.config;
   }
 
   static async open(dir: string, opts: SessionOptions = {}): Promise<ModelSession> {
-    const manifest = readManifest(dir);
+    const record = readConversionRecord(dir);
     const variant = opts.variant ?? 'greedy';
-    if (!manifest.variants.includes(variant)) {
-      throw new CheckpointError(path.join(dir, MANIFEST), 'bad-model', `has no '${variant}' graph (has ${manifest.variants.join(', ')}); convert again`);
+    if (!record.variants.includes(variant)) {
+      throw new CheckpointError(path.join(dir, CONVERSION_RECORD), 'bad-model', `has no '${variant}' graph (has ${record.variants.join(', ')}); convert again`);
     }
     const ep = opts.executionProvider ?? 'cpu';
     const threads = opts.threads ?? Math.max(1, (await import('node:os')).availableParallelism() - 1);
@@ -49,16 +49,16 @@ export class ModelSession implements ForwardModel {
       graphOptimizationLevel: 'all',
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
-      // Do not burn CPU between keystrokes (onnxruntime.md §9).
+      // Do not burn CPU between keystrokes (models.md §7.1).
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
     const pastInputs = session.inputNames.filter((n) => /^past_key_\d+$/.test(n)).length;
-    if (pastInputs !== manifest.config.numLayers) {
+    if (pastInputs !== record.config.numLayers) {
       await session.release();
-      throw new CheckpointError(path.join(dir, MANIFEST), 'bad-model', `says ${manifest.config.numLayers} layers but ${VARIANT_FILES[variant]} has ${pastInputs}; convert the checkpoint again`);
+      throw new CheckpointError(path.join(dir, CONVERSION_RECORD), 'bad-model', `says ${record.config.numLayers} layers but ${VARIANT_FILES[variant]} has ${pastInputs}; convert the checkpoint again`);
     }
-    opts.log?.(`opened ${dir} (${manifest.weights}, ${variant}) on ${ep} with ${threads} thread(s)`);
-    return new ModelSession(session, manifest, variant, ep, dir);
+    opts.log?.(`opened ${dir} (${record.weights}, ${variant}) on ${ep} with ${threads} thread(s)`);
+    return new ModelSession(session, record, variant, ep, dir);
   }
 
   async forward(input: ForwardInput, cache: KvCacheView, options: ForwardOptions = {}): Promise<ForwardOutput> {
@@ -69,11 +69,11 @@ export class ModelSession implements ForwardModel {
     const feeds: Record<string, ort.Tensor> = {
       [GRAPH_INPUTS.ids]: new ort.Tensor('int64', toInt64(input.ids), [1, L]),
       [GRAPH_INPUTS.positions]: new ort.Tensor('int64', toInt64(input.positions), [1, L]),
-      [GRAPH_INPUTS.mask]: new ort.Tensor('bool', fullMask(input.windowMask, L, cache.length, cap), [L, cap + L]),
+      [GRAPH_INPUTS.mask]: new ort.Tensor('bool', attentionMask(input.windowMask, L, cache.length, cap), [L, cap + L]),
       [GRAPH_INPUTS.select]: new ort.Tensor('int64', toInt64(input.selectRows), [input.selectRows.length]),
     };
     for (let i = 0; i < numLayers; i++) {
-      // Zero-copy: the binding wraps the JS-owned buffers (onnxruntime.md §5).
+      // Zero-copy: the binding wraps the JS-owned buffers (models.md §7.1).
       feeds[pastKey(i)] = new ort.Tensor('float32', cache.layers[i].key, [1, hkv, cap, d]);
       feeds[pastValue(i)] = new ort.Tensor('float32', cache.layers[i].value, [1, hkv, cap, d]);
     }
@@ -107,16 +107,16 @@ export class ModelSession implements ForwardModel {
 }
 
 /**
- * model.json of a converted folder, checked before anything is sized from it: a hand-edited or corrupted manifest
+ * model.json of a converted folder, checked before anything is sized from it: a hand-edited or corrupted record
  * (numLayers 1e6) must fail here, naming the file, not when the KV cache is allocated.
  */
-export function readManifest(dir: string): ConvertedManifest {
-  const file = path.join(dir, MANIFEST);
+export function readConversionRecord(dir: string): ConversionRecord {
+  const file = path.join(dir, CONVERSION_RECORD);
   if (!fs.existsSync(file)) throw new CheckpointError(file, 'missing-file', 'not found: this folder is not a converted model (run `simsd convert`)');
-  const json = readJsonFile(file, MAX_BYTES.manifest, 'bad-model');
+  const json = readJsonFile(file, MAX_BYTES.conversionRecord, 'bad-model');
   const bad = (what: string) => new CheckpointError(file, 'bad-model', `${what}; convert the checkpoint again`);
   if (!isRecord(json) || json.format !== 'simsd-onnx' || json.version !== 1) {
-    throw bad(`unknown manifest format ${isRecord(json) ? `${String(json.format)} v${String(json.version)}` : typeof json}`);
+    throw bad(`unknown conversion record format ${isRecord(json) ? `${String(json.format)} v${String(json.version)}` : typeof json}`);
   }
   if (!WEIGHT_FORMATS.includes(json.weights as WeightFormat)) throw bad(`weights ${JSON.stringify(json.weights)} is not one of ${WEIGHT_FORMATS.join(', ')}`);
   const variants = json.variants;
@@ -128,14 +128,14 @@ export function readManifest(dir: string): ConvertedManifest {
   if (!isId(config.maskTokenId)) throw bad(`config.maskTokenId ${JSON.stringify(config.maskTokenId)} is not a token id`);
   if (!Array.isArray(config.stopIds) || !config.stopIds.every(isId)) throw bad('config.stopIds are not token ids');
   if (!Array.isArray(json.bannedIds) || !json.bannedIds.every(isId)) throw bad('bannedIds are not token ids');
-  return json as unknown as ConvertedManifest;
+  return json as unknown as ConversionRecord;
 }
 
 /**
  * [L, C+L] bool: every row sees the committed cache [0, c) and the window as `windowMask` says; the
- * unused capacity [c, C) is never visible. A row that sees nothing would softmax to garbage (onnxruntime.md §4).
+ * unused capacity [c, C) is never visible. A row that sees nothing would softmax to garbage (models.md §6.5).
  */
-export function fullMask(windowMask: Uint8Array, L: number, committed: number, capacity: number): Uint8Array {
+export function attentionMask(windowMask: Uint8Array, L: number, committed: number, capacity: number): Uint8Array {
   const width = capacity + L;
   const mask = new Uint8Array(L * width); // [L, C+L]
   for (let r = 0; r < L; r++) {

@@ -1,5 +1,5 @@
 // The checkpoint's tokenizer: tokenizer.json through @huggingface/tokenizers (never a hand-written BPE),
-// with the special ids resolved BY STRING from the added tokens at load time (sdar-models.md §5), so a
+// with the special ids resolved BY STRING from the added tokens at load time (models.md §4.1), so a
 // tokenizer with other ids (our tiny models) works unchanged.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 // Plain records shared by the model layer and its callers (decode, cache, engine, cli).
-// Vocabulary: see ../shared/design/README.md (block, canvas, commit, select rows, capacity…).
+// Vocabulary: see README.md §2 (block, canvas, commit, select rows, capacity…).
 
 /** A validated SDAR config.json (+ generation_config.json stop ids). */
 export interface SdarConfig {
@@ -92,5 +92,5 @@ export interface KvCacheView {
   readonly layers: readonly KvRows[]; // per layer: key, value, each [Hkv, capacity, D]
 }
 
-/** Candidates returned per select row by the `sampling` variant (simsd.md §5.4: exact for top_k ≤ 64). */
+/** Candidates returned per select row by the `sampling` variant (decoding.md §6: exact for top_k ≤ 64). */
 export const SAMPLING_TOP_K = 64;

@@ -13,7 +13,7 @@ export const MAX_BYTES = {
   tokenizer: 64 << 20,       // tokenizer.json
   tokenizerConfig: 16 << 20, // tokenizer_config.json (some carry every added token)
   index: 16 << 20,           // model.safetensors.index.json
-  manifest: 16 << 20,        // model.json of a converted folder
+  conversionRecord: 16 << 20, // model.json of a converted folder
 } as const;
 
 /**

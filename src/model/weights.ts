@@ -1,7 +1,7 @@
 // How each checkpoint tensor is stored in a converted model, and the twin transform that gives the
 // exact fp32 weights the graph computes with (so the reference can be run on "what ONNX sees").
 import { CheckpointError } from './errors';
-import { dequantize4, quantize4, QUANT_BLOCK, type PackedNBits } from './quantize';
+import { dequantize4, quantize4, QUANT_GROUP, type PackedNBits } from './quantize';
 import { expectedTensors } from './checkpoint';
 import { f16ToF32, f32ToF16, numElements } from './safetensors';
 import type { SdarConfig, Tensor, WeightSource } from './types';
@@ -10,7 +10,7 @@ import type { SdarConfig, Tensor, WeightSource } from './types';
 export type WeightFormat = 'fp32' | 'int4' | 'fp16';
 export const WEIGHT_FORMATS: readonly WeightFormat[] = ['fp32', 'int4', 'fp16'];
 
-/** Storage of one tensor: dense fp32, dense fp16 (cast to fp32 in the graph), or 4-bit blocks. */
+/** Storage of one tensor: dense fp32, dense fp16 (cast to fp32 in the graph), or 4-bit groups. */
 export type Storage = 'fp32' | 'fp16' | 'int4';
 
 const LINEAR = /(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.weight$|^lm_head\.weight$/;
@@ -23,7 +23,7 @@ export function isLinear(name: string): boolean {
 export function storageOf(name: string, format: WeightFormat): Storage {
   if (isLinear(name)) return format;
   if (name === 'model.embed_tokens.weight') return format === 'fp32' ? 'fp32' : 'fp16';
-  return 'fp32'; // norms: small, and computed in fp32 (sdar-models.md §1)
+  return 'fp32'; // norms: small, and computed in fp32 (models.md §1)
 }
 
 /** Rounds to fp16 and back, refusing values that would overflow (bf16 checkpoints can exceed fp16's range). */
@@ -42,7 +42,7 @@ export function roundToF16(name: string, t: Tensor): Float32Array {
 
 export function quantizeLinear(t: Tensor): PackedNBits {
   const [n, k] = t.shape;
-  return quantize4(t.data, n, k, QUANT_BLOCK);
+  return quantize4(t.data, n, k, QUANT_GROUP);
 }
 
 /** The twin: a WeightSource whose tensors equal what a `format` graph computes with. */

@@ -1,5 +1,5 @@
 # Shared by ui/run.sh and harness/run.sh: paths, a fresh profile and workspace, serving code-server, teardown.
-# testing-in-vscode.md §3–§4. Source it; it defines functions and variables, runs nothing.
+# testing.md §6.2. Source it; it defines functions and variables, runs nothing.
 
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$E2E_DIR/outside-npm.sh"

@@ -8,16 +8,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CompletionService } from '../../src/completion/service';
-import { EngineHost } from '../../src/engine/host';
-import type { EngineConfig, EngineReady } from '../../src/engine/protocol';
-import { workerTransport } from '../../src/engine/transport';
+import { EngineClient, workerTransport } from '../../src/engine/client';
+import type { EngineConfig, EngineReady } from '../../src/protocol/messages';
 import { completionSettings, engineConfig, readSettings, type Settings } from '../../src/extension/settings';
 import { tempDir } from '../fixtures/corrupt';
 import { makeCheckpoint, SMALL, TINY } from '../fixtures/tiny-checkpoint';
 
 const WORKER = resolve('dist/worker.js');
 const work = tempDir('simsd-engine-settings');
-const hosts = new Map<string, { host: EngineHost; ready: EngineReady }>();
+const hosts = new Map<string, { host: EngineClient; ready: EngineReady }>();
 
 interface SettingSchema { readonly minimum?: number; readonly maximum?: number; readonly enum?: readonly unknown[]; readonly default: unknown }
 const schema = (JSON.parse(readFileSync('package.json', 'utf8')) as { contributes: { configuration: { properties: Record<string, SettingSchema> } } })
@@ -45,7 +44,7 @@ after(async () => {
 });
 
 /** One engine per distinct config (the sampling graphs are opened only when a temperature > 0 asks for them). */
-async function engineFor(settings: Settings): Promise<{ host: EngineHost; ready: EngineReady; config: EngineConfig }> {
+async function engineFor(settings: Settings): Promise<{ host: EngineClient; ready: EngineReady; config: EngineConfig }> {
   const pair = { target: { dir: join(work.path, 'target'), label: 'tiny target' }, draft: { dir: join(work.path, 'draft'), label: 'tiny draft' } };
   const config = { ...engineConfig(pair, settings, work.path), threads: 1 };
   const key = JSON.stringify(config);
@@ -54,7 +53,7 @@ async function engineFor(settings: Settings): Promise<{ host: EngineHost; ready:
     let resolveReady: (r: EngineReady) => void = () => undefined;
     const ready = new Promise<EngineReady>((r) => { resolveReady = r; });
     const failures: string[] = [];
-    const host = new EngineHost(config, { executionProvider: 'cpu', reason: 'test' }, () => workerTransport(WORKER), {
+    const host = new EngineClient(config, { executionProvider: 'cpu', reason: 'test' }, () => workerTransport(WORKER), {
       log: () => undefined, ready: (r) => resolveReady(r), failed: (m) => failures.push(m),
     });
     host.start();

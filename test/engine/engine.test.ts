@@ -4,10 +4,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { buildWindows } from '../../src/completion/context';
-import { EngineHost, type EngineRequest } from '../../src/engine/host';
-import type { EngineConfig, GenerationResult } from '../../src/engine/protocol';
-import { workerTransport, type EngineTransport } from '../../src/engine/transport';
+import { buildCursorContext } from '../../src/completion/context';
+import { EngineClient, workerTransport, type Transport } from '../../src/engine/client';
+import type { EngineConfig, GenerationResult } from '../../src/protocol/messages';
+import type { Request } from '../../src/protocol/request';
 import { tempDir } from '../fixtures/corrupt';
 import { makeCheckpoint, SMALL, TINY } from '../fixtures/tiny-checkpoint';
 
@@ -22,15 +22,15 @@ before(() => {
   makeCheckpoint(join(work.path, 'draft'), { ...TINY, seed: 12 });
   config = {
     target: { dir: join(work.path, 'target'), label: 'tiny target' }, draft: { dir: join(work.path, 'draft'), label: 'tiny draft' },
-    executionProvider: 'cpu', threads: 1, cacheBudgetBytes: 4 * 2 ** 20, convertedRoot: join(work.path, 'converted'),
+    threads: 1, cacheBudgetBytes: 4 * 2 ** 20, convertedRoot: join(work.path, 'converted'),
   };
 });
 after(() => work.remove());
 
-async function startHost(transport: () => EngineTransport = () => workerTransport(WORKER), logs: string[] = []): Promise<EngineHost> {
+async function startHost(transport: () => Transport = () => workerTransport(WORKER), logs: string[] = []): Promise<EngineClient> {
   let readyResolve: () => void = () => undefined;
   const ready = new Promise<void>((r) => { readyResolve = r; });
-  const host = new EngineHost(config, { executionProvider: 'cpu', reason: 'test' }, transport, {
+  const host = new EngineClient(config, { executionProvider: 'cpu', reason: 'test' }, transport, {
     log: (l) => logs.push(l), ready: () => readyResolve(), failed: (m) => logs.push(`failed: ${m}`),
   });
   host.start();
@@ -38,7 +38,7 @@ async function startHost(transport: () => EngineTransport = () => workerTranspor
   return host;
 }
 
-const prompt = (text: number[]): EngineRequest => ({
+const prompt = (text: number[]): Request => ({
   kind: 'completion', fileKey: 'file:///a.py', prompt: { kind: 'ids', ids: text }, params: { strategy: 'simsd-exact', maxTokens: 12 },
 });
 
@@ -68,10 +68,10 @@ test('a warm-up prefill builds the same prompt as the completion after it, which
   try {
     const text = Array.from({ length: 60 }, (_, i) => `def f${i}(x):\n    return x + ${i}\n`).join('') + 'def g(y):\n    return ';
     const lines = text.split('\n');
-    const windows = buildWindows({ text, languageId: 'python', uri: 'file:///w.py' }, { line: lines.length - 1, character: lines[lines.length - 1].length });
-    const spec = (kind: 'warmup' | 'completion', maxTokens: number): EngineRequest => ({
-      kind, fileKey: 'file:///w.py', params: { strategy: 'vanilla-static', maxTokens },
-      prompt: { kind: 'completion', windows, ring: [], outputReserve: 24, options: { maxPromptTokens: 1024, layout: 'prefix' } },
+    const context = buildCursorContext({ text, languageId: 'python', uri: 'file:///w.py' }, { line: lines.length - 1, character: lines[lines.length - 1].length });
+    const spec = (kind: 'warmup' | 'completion', maxTokens: number): Request => ({
+      kind, fileKey: 'file:///w.py', params: { strategy: 'native', maxTokens },
+      prompt: { kind: 'completion', context, ring: [], outputReserve: 24, options: { maxPromptTokens: 1024, layout: 'prefix' } },
     });
     const warm = await host.request(spec('warmup', 0)) as GenerationResult;
     assert.equal(warm.tokenIds.length, 0);
@@ -96,7 +96,7 @@ test('a storm of 1,000 requests at 50/s with cancellations: bounded, latest wins
     for (let i = 0; i < 1000; i++) {
       let cancel: () => void = () => undefined;
       const token = { isCancellationRequested: false, onCancellationRequested: (l: () => void) => { cancel = l; } };
-      const p = host.request({ ...prompt(ids(20 + (i % 40), i)), fileKey: `file:///f${i % 7}.py` }, token);
+      const p = host.request({ ...prompt(ids(20 + (i % 40), i)), fileKey: `file:///f${i % 7}.py` }, { cancellation: token });
       settled.push(p);
       if (i % 3 === 0 && i < 999) setTimeout(() => { token.isCancellationRequested = true; cancel(); }, 5);
       maxQueued = Math.max(maxQueued, host.queueDepth);
@@ -119,7 +119,7 @@ test('a storm of 1,000 requests at 50/s with cancellations: bounded, latest wins
 test('a crashed engine is reported once, restarted, and keeps working', async () => {
   const logs: string[] = [];
   let crash: () => Promise<void> = async () => undefined;
-  const factory = (): EngineTransport => {
+  const factory = (): Transport => {
     const inner = workerTransport(WORKER);
     let onExit: (reason: string) => void = () => undefined;
     crash = async () => { await inner.terminate(); onExit('killed by the test'); };

@@ -1,4 +1,4 @@
-// Graph ↔ reference twin (onnxruntime.md §3): the ONNX forward equals the naive TS forward on every kind of
+// Graph ↔ reference twin (testing.md §3): the ONNX forward equals the naive TS forward on every kind of
 // SDAR window, for fp32 weights and for int4 MatMulNBits at accuracy level 0 against the dequantized weights.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,7 +34,7 @@ const SCENARIOS: Scenario[] = [
       maskOf(8, (r, j) => (r < 4 ? j < 4 : true)), [5, 6, 7]) },
 ];
 
-/** simsd.md §2.3: known rows see known; DATA_i sees DATA_j iff t_j ≤ t_i and MASK_j iff t_j > t_i; MASK_i the opposite. */
+/** decoding.md §2.3: known rows see known; DATA_i sees DATA_j iff t_j ≤ t_i and MASK_j iff t_j > t_i; MASK_i the opposite. */
 function verifyMask(known: number, t: number[]): Uint8Array {
   const m = t.length;
   const L = known + 2 * m;

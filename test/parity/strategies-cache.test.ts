@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { calibrate } from '../../src/decode/calibrate';
-import { prefill } from '../../src/decode/forwards';
+import { prefill } from '../../src/decode/generate';
 import { generate, type GenerateRequest, type ModelPair, type Progress } from '../../src/decode/generate';
 import { RequestError } from '../../src/model/errors';
 import { updateEstimates } from '../../src/decode/auto';
@@ -13,8 +13,8 @@ import type { CancelFlag, ForwardModel, SdarConfig } from '../../src/model/types
 import { makePair, randomPrompts, referenceFactory, run, sameCacheContent, tinyPairWeights } from '../decode-helpers';
 
 const REQUESTS: GenerateRequest[] = [
-  { strategy: 'vanilla-static', maxTokens: 14 },
-  { strategy: 'vanilla-dynamic', maxTokens: 14, threshold: 0.5 },
+  { strategy: 'native', maxTokens: 14 },
+  { strategy: 'native', rule: 'dynamic', maxTokens: 14, threshold: 0.5 },
   { strategy: 'simsd', maxTokens: 14 },
   { strategy: 'simsd-exact', maxTokens: 14 },
   { strategy: 'simsd-exact', maxTokens: 14, blocksPerVerify: 3, fold: false },
@@ -101,7 +101,7 @@ describe('caches after a generation', () => {
           assert.deepEqual(Array.from(g.tokenIds), Array.from(full.tokenIds)); // finished before the flag mattered
           continue;
         }
-        assert.deepEqual(Array.from(g.tokenIds), Array.from(full.tokenIds.subarray(0, g.tokenIds.length)), `${request.strategy} after ${after}`);
+        assert.deepEqual(Array.from(g.tokenIds), full.tokenIds.slice(0, g.tokenIds.length), `${request.strategy} after ${after}`);
         const ids = [...prompt, ...g.tokenIds];
         await assertCacheEncodes(pair.target, c.target, ids, `${request.strategy} cancelled after ${after}: target`);
         if (pair.draft && request.strategy.startsWith('simsd')) await assertCacheEncodes(pair.draft, c.draft, ids, `${request.strategy} cancelled: draft`);
@@ -122,7 +122,7 @@ describe('driver', () => {
     }
   });
 
-  test('cost (simsd.md §1.3, §5.1): 1.25 → 1 target forward per token natively, 0.5 → 0.25 for a fully matched SimSD', async () => {
+  test('cost (decoding.md §1.3, §4): 1.25 → 1 target forward per token natively, 0.5 → 0.25 for a fully matched SimSD', async () => {
     const pair = await pairPromise;
     const self = { target: pair.target, draft: pair.target };
     const prompt = [5, 6, 7, 8, 9, 10, 11, 12]; // on a block edge: 4 blocks of 4 new tokens, no stop ids
@@ -132,8 +132,8 @@ describe('driver', () => {
       return g.stats.targetForwards;
     };
     // The last block's clean pass is never needed: its output is final first.
-    assert.equal(await cost(pair, { strategy: 'vanilla-static', fold: false }), 16 + 3);
-    assert.equal(await cost(pair, { strategy: 'vanilla-static' }), 16);
+    assert.equal(await cost(pair, { strategy: 'native', fold: false }), 16 + 3);
+    assert.equal(await cost(pair, { strategy: 'native' }), 16);
     for (const strategy of ['simsd', 'simsd-exact'] as const) {
       assert.equal(await cost(self, { strategy, fold: false }), 4 + 3, strategy);
       assert.equal(await cost(self, { strategy }), 4, strategy);
@@ -141,10 +141,10 @@ describe('driver', () => {
     }
   });
 
-  test('an empty prompt and a prompt on a block edge: simsd-exact ≡ vanilla-static', async () => {
+  test('an empty prompt and a prompt on a block edge: simsd-exact ≡ native', async () => {
     const pair = await pairPromise;
     for (const prompt of [[], [1, 2, 3, 4]]) {
-      const native = await run(pair, prompt, { strategy: 'vanilla-static', maxTokens: 10 });
+      const native = await run(pair, prompt, { strategy: 'native', maxTokens: 10 });
       assert.deepEqual(Array.from((await run(pair, prompt, { strategy: 'simsd-exact', maxTokens: 10 })).tokenIds), Array.from(native.tokenIds));
     }
   });
@@ -160,7 +160,7 @@ describe('driver', () => {
   test('invalid requests raise RequestError', async () => {
     const pair = await pairPromise;
     await assert.rejects(run({ target: pair.target }, [1, 2], { strategy: 'simsd', maxTokens: 4 }), RequestError);
-    await assert.rejects(run(pair, [1, 2], { strategy: 'vanilla-static', maxTokens: 4, temperature: 1 }), /sampling variant/);
+    await assert.rejects(run(pair, [1, 2], { strategy: 'native', maxTokens: 4, temperature: 1 }), /sampling variant/);
     const other: SdarConfig = { ...pair.target.config, blockLength: 8 };
     await assert.rejects(run({ target: pair.target, draft: { ...pair.target, config: other, forward: pair.target.forward } }, [1], { strategy: 'simsd', maxTokens: 4 }), /block length/);
   });
@@ -168,13 +168,13 @@ describe('driver', () => {
   test('auto picks by the estimates; calibration measures every candidate', async () => {
     const pair = await pairPromise;
     const none = await run(pair, prompts[0], { strategy: 'auto', maxTokens: 8 });
-    assert.equal(none.stats.strategy, 'vanilla-static'); // no evidence: native
-    const estimates = await calibrate(pair, prompts[0], {}, ['vanilla-static', 'simsd-exact'], undefined, { maxTokens: 8, runs: 1 });
-    assert.deepEqual(Object.keys(estimates).sort(), ['simsd-exact', 'vanilla-static']);
+    assert.equal(none.stats.strategy, 'native'); // no evidence: native
+    const estimates = await calibrate(pair, prompts[0], {}, ['native', 'simsd-exact'], undefined, { maxTokens: 8, runs: 1 });
+    assert.deepEqual(Object.keys(estimates).sort(), ['native', 'simsd-exact']);
     const fast = updateEstimates(updateEstimates({}, { ...none.stats, newTokens: 10, decodeMs: 1000 }), { ...none.stats, strategy: 'simsd-exact', newTokens: 30, decodeMs: 1000 });
     const picked = await run(pair, prompts[0], { strategy: 'auto', maxTokens: 8, autoEstimates: fast });
     assert.equal(picked.stats.strategy, 'simsd-exact');
     const noDraft = await run({ target: pair.target }, prompts[0], { strategy: 'auto', maxTokens: 8, autoEstimates: fast });
-    assert.equal(noDraft.stats.strategy, 'vanilla-static');
+    assert.equal(noDraft.stats.strategy, 'native');
   });
 });

@@ -1,4 +1,4 @@
-// Coupled sampling (simsd.md §5.4) for a model FACTORY: same seed → same output; simsd-exact with shared noise is
+// Coupled sampling (decoding.md §6) for a model FACTORY: same seed → same output; simsd-exact with shared noise is
 // IDENTICAL to native target sampling seed by seed (so its output distribution is exactly the target's); and native
 // sampling's empirical distribution matches softmax(ℓ/T) (restricted to the top-k) on a small vocabulary.
 import { describe, test } from 'node:test';
@@ -34,7 +34,7 @@ export function samplingParitySuite(label: string, factory: ModelFactory): void 
     test('same seed → same output; other seeds → other outputs', async () => {
       const pair = await makePair(tinyPairWeights('perturbed'), factory, 'sampling');
       const outputs = new Set<string>();
-      for (const strategy of ['vanilla-static', 'simsd-exact'] as const) {
+      for (const strategy of ['native', 'simsd-exact'] as const) {
         for (let seed = 0; seed < 4; seed++) {
           const request: GenerateRequest = { strategy, maxTokens: 12, temperature: 1, seed };
           const a = await run(pair, prompts[0], request);
@@ -61,7 +61,7 @@ export function samplingParitySuite(label: string, factory: ModelFactory): void 
           for (let i = 0; i < runs; i++) {
             const request = { ...s, seed: 1000 + i };
             const prompt = prompts[i % prompts.length];
-            const native = await run(pair, prompt, { ...request, strategy: s.rule === 'dynamic' ? 'vanilla-dynamic' : 'vanilla-static' });
+            const native = await run(pair, prompt, { ...request, strategy: 'native', rule: s.rule });
             const exact = await run(pair, prompt, request);
             assert.ok(same(native, exact), `seed ${request.seed}: native ${Array.from(native.tokenIds)} vs simsd-exact ${Array.from(exact.tokenIds)}`);
             matched += exact.stats.matchedTokens;
@@ -93,7 +93,7 @@ export function samplingParitySuite(label: string, factory: ModelFactory): void 
         const counts = new Array<number>(logits.length).fill(0);
         const n = 2000;
         for (let seed = 0; seed < n; seed++) {
-          const request: GenerateRequest = { strategy: 'vanilla-static', maxTokens: 1, temperature: T, topK: k, seed, modelStopIds: false };
+          const request: GenerateRequest = { strategy: 'native', maxTokens: 1, temperature: T, topK: k, seed, modelStopIds: false };
           const native = await run(pair, prompt, request);
           counts[native.tokenIds[0]] += 1;
           if (seed % 10 === 0) assert.ok(same(native, await run(pair, prompt, { ...request, strategy: 'simsd-exact' })), `seed ${seed}`);

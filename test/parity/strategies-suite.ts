@@ -1,4 +1,4 @@
-// Greedy parity of every strategy against native decoding (simsd.md §3.1 T1, T2, T5; style.md rule 7), for a model
+// Greedy parity of every strategy against native decoding (decoding.md §9.1 T1, T2, T5; README.md §4.7), for a model
 // FACTORY: strategies.test.ts runs it on ReferenceModel; a ModelSession factory can run the same suite later.
 // Random-weight pairs: `unrelated` (different seed and size), `perturbed` (frequent but imperfect agreement).
 import { describe, test } from 'node:test';
@@ -23,7 +23,7 @@ function requestFor(i: number, request: GenerateRequest): GenerateRequest {
 const sameOutput = (a: Generation, b: Generation) => a.tokenIds.join() === b.tokenIds.join() && a.finishReason === b.finishReason;
 
 /**
- * The T5 report (simsd.md §3.1) for a mismatch: the first divergent output index with the block, step, position and
+ * The T5 report (decoding.md §9.1) for a mismatch: the first divergent output index with the block, step, position and
  * top-2 logit margin at which native decoding (the rule of `request`) revealed it. A margin < 1e-4 means numerics.
  */
 async function divergenceReport(
@@ -32,7 +32,7 @@ async function divergenceReport(
 ): Promise<string> {
   const debug = await factory(target, 'debug');
   const stopIds = new Set([...target.config.stopIds, ...(request.stopIds ?? [])]);
-  const dynamic = request.strategy === 'vanilla-dynamic' || request.rule === 'dynamic';
+  const dynamic = request.rule === 'dynamic';
   const { trace } = await recomputeDecode(debug, prompt, { maxTokens: request.maxTokens, stopIds, threshold: dynamic ? request.threshold ?? 0.9 : undefined });
   return describeDivergence(label, want.tokenIds, got.tokenIds, prompt.length, trace);
 }
@@ -82,24 +82,24 @@ export function strategyParitySuite(label: string, factory: ModelFactory, option
     };
 
     for (const kind of ['unrelated', 'perturbed'] as const) {
-      test(`T1 ${kind} pair: simsd-exact ≡ vanilla-static on ${prompts.length} prompts; simsd reported`, async (t) => {
+      test(`T1 ${kind} pair: simsd-exact ≡ native on ${prompts.length} prompts; simsd reported`, async (t) => {
         const pair = await pairOf(kind);
         const base = { maxTokens: MAX_TOKENS };
-        const exact = await assertIdentical(factory, tinyPairWeights(kind).target, pair, prompts, { ...base, strategy: 'vanilla-static' }, { ...base, strategy: 'simsd-exact' });
+        const exact = await assertIdentical(factory, tinyPairWeights(kind).target, pair, prompts, { ...base, strategy: 'native' }, { ...base, strategy: 'simsd-exact' });
         const release: Generation[] = [];
         for (const [i, prompt] of prompts.entries()) release.push(await run(pair, prompt, requestFor(i, { ...base, strategy: 'simsd' })));
         const same = release.filter((g, i) => sameOutput(g, exact.reference[i])).length;
         t.diagnostic(`simsd-exact: ${summary(exact.other)}`);
-        t.diagnostic(`simsd (release): identical to vanilla-static on ${same}/${prompts.length} prompts (no gate); ${summary(release)}`);
+        t.diagnostic(`simsd (release): identical to native on ${same}/${prompts.length} prompts (no gate); ${summary(release)}`);
         assert.ok(exact.reference.some((g) => g.finishReason === 'stop'), 'some prompts exercise the stop/early-exit path');
       });
 
-      test(`T1 ${kind} pair: simsd-exact under the dynamic rule ≡ vanilla-dynamic`, async (t) => {
+      test(`T1 ${kind} pair: simsd-exact under the dynamic rule ≡ native under the dynamic rule`, async (t) => {
         const pair = await pairOf(kind);
         for (const threshold of [0.5, 0.9]) {
           const base = { maxTokens: MAX_TOKENS, threshold };
           const some = prompts.slice(0, threshold === 0.9 ? 10 : kind === 'unrelated' ? 20 : 30);
-          const r = await assertIdentical(factory, tinyPairWeights(kind).target, pair, some, { ...base, strategy: 'vanilla-dynamic' }, { ...base, strategy: 'simsd-exact', rule: 'dynamic' });
+          const r = await assertIdentical(factory, tinyPairWeights(kind).target, pair, some, { ...base, strategy: 'native', rule: 'dynamic' }, { ...base, strategy: 'simsd-exact', rule: 'dynamic' });
           const multi = r.reference.filter((g) => g.stats.targetForwards < g.stats.newTokens).length;
           t.diagnostic(`τ=${threshold}: ${summary(r.other)}; ${multi} native runs revealed several holes in one step`);
           if (threshold === 0.5) assert.ok(multi > 0, 'the dynamic rule reveals several holes per step on some prompts');
@@ -112,8 +112,7 @@ export function strategyParitySuite(label: string, factory: ModelFactory, option
       const pair = { target: await factory(weights, 'greedy'), draft: await factory(weights, 'greedy') };
       const some = prompts.slice(0, 8);
       for (const request of [{ strategy: 'simsd-exact', rule: 'static' }, { strategy: 'simsd-exact', rule: 'dynamic', threshold: 0.5 }] as const) {
-        const native = request.rule === 'static' ? 'vanilla-static' : 'vanilla-dynamic';
-        const r = await assertIdentical(factory, weights, pair, some, { ...request, strategy: native, maxTokens: MAX_TOKENS }, { ...request, maxTokens: MAX_TOKENS });
+        const r = await assertIdentical(factory, weights, pair, some, { ...request, strategy: 'native', maxTokens: MAX_TOKENS }, { ...request, maxTokens: MAX_TOKENS });
         for (const g of r.other) {
           assert.equal(g.stats.matchedTokens, g.stats.draftedTokens, 'every drafted token is accepted');
           assert.equal(g.stats.matchRate, 1);
@@ -129,14 +128,14 @@ export function strategyParitySuite(label: string, factory: ModelFactory, option
       // native state before step t_i (§3 reason 1 starts at layer 1). A wrong mask, position or RoPE copy breaks it.
       const weights = truncatedDraft(tinyPairWeights('unrelated').target, 1);
       const pair = { target: await factory(weights, 'greedy'), draft: await factory(weights, 'greedy') };
-      const r = await assertIdentical(factory, weights, pair, prompts.slice(0, 10), { strategy: 'vanilla-static', maxTokens: MAX_TOKENS }, { strategy: 'simsd', maxTokens: MAX_TOKENS });
+      const r = await assertIdentical(factory, weights, pair, prompts.slice(0, 10), { strategy: 'native', maxTokens: MAX_TOKENS }, { strategy: 'simsd', maxTokens: MAX_TOKENS });
       for (const g of r.other) assert.equal(g.stats.matchedTokens, g.stats.draftedTokens);
     });
 
     test('fold ≡ separate clean pass: same output, same committed K/V (bits on the reference), one forward fewer per block', async () => {
       const pair = await pairOf('perturbed');
       const requests: GenerateRequest[] = [
-        { strategy: 'vanilla-static', maxTokens: MAX_TOKENS }, { strategy: 'vanilla-dynamic', maxTokens: MAX_TOKENS, threshold: 0.5 },
+        { strategy: 'native', maxTokens: MAX_TOKENS }, { strategy: 'native', rule: 'dynamic', maxTokens: MAX_TOKENS, threshold: 0.5 },
         { strategy: 'simsd', maxTokens: MAX_TOKENS }, { strategy: 'simsd-exact', maxTokens: MAX_TOKENS },
         { strategy: 'simsd-exact', maxTokens: MAX_TOKENS, blocksPerVerify: 2 }, { strategy: 'simsd', maxTokens: MAX_TOKENS, blocksPerVerify: 2 },
       ];
@@ -187,7 +186,7 @@ export function strategyParitySuite(label: string, factory: ModelFactory, option
         for (const threshold of [undefined, 0.5]) {
           const stopIds = new Set([...pair.target.config.stopIds, ...(i % 2 === 1 ? FREQUENT : [])]);
           const want = await recomputeDecode(debug, prompt, { maxTokens: 12, stopIds, threshold });
-          const request: GenerateRequest = threshold === undefined ? { strategy: 'vanilla-static', maxTokens: 12 } : { strategy: 'vanilla-dynamic', maxTokens: 12, threshold };
+          const request: GenerateRequest = threshold === undefined ? { strategy: 'native', maxTokens: 12 } : { strategy: 'native', rule: 'dynamic', maxTokens: 12, threshold };
           const got = await run(pair, prompt, requestFor(i, request));
           assert.deepEqual(Array.from(got.tokenIds), want.tokens, describeDivergence(`prompt ${i}`, want.tokens, got.tokenIds, prompt.length, want.trace));
         }

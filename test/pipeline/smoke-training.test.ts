@@ -28,7 +28,7 @@ test('smoke training exports a checkpoint that our runtime loads, converts and g
     try {
       const tokenizer = loadTokenizer(out);
       const prompt = tokenizer.encode('def add(a, b):\n    return');
-      const g = await generate({ target: session }, { target: KvCache.forConfig(session.config) }, prompt, { strategy: 'vanilla-static', maxTokens: 12 });
+      const g = await generate({ target: session }, { target: KvCache.forConfig(session.config) }, prompt, { strategy: 'native', maxTokens: 12 });
       assert.ok(g.tokenIds.length > 0, 'generated tokens');
       for (const id of g.tokenIds) {
         assert.ok(id >= 0 && id < summary.vocabSize, `id ${id} in the vocabulary`);

@@ -35,7 +35,7 @@ test('keepLength keeps the longest block-aligned common prefix and truncates bot
   const cache = new FilePrefixCache(4, config, config);
   const ids = Array.from({ length: 13 }, (_, i) => i + 1);
   cache.target.length = 12; // as if 12 positions had been committed for `ids`
-  cache.draft!.length = 8;  // the draft lags (a vanilla strategy ran last)
+  cache.draft!.length = 8;  // the draft lags (native decoding ran last)
   cache.record(ids);
   assert.equal(cache.committedIds.length, 12);
   const edited = [...ids.slice(0, 9), 99, 100];

@@ -34,7 +34,7 @@ describe('expected tensors', () => {
   });
   const params = (c: SdarConfig) => expectedTensors(c).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
 
-  test('11 per layer + 3, parameter counts as sdar-models.md §3 (4B and 8B match their index total_size / 2)', () => {
+  test('11 per layer + 3, parameter counts as models.md §2.3 (4B and 8B match their index total_size / 2)', () => {
     const b4 = sdar(2560, 36, 32, 9728);
     assert.equal(expectedTensors(b4).length, 399);
     assert.equal(params(sdar(2048, 28, 16, 6144)), 2_031_739_904);

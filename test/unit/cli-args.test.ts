@@ -102,7 +102,7 @@ test('--prompt-ids: empty entries and non-integers are refused at parse time; th
 });
 
 test('choices: refused with the list and the closest name; the typed getter narrows', () => {
-  refused([...GEN, '--strategy', 'simsd-exakt'], /^--strategy must be one of auto\|vanilla-static\|vanilla-dynamic\|simsd\|simsd-exact, got 'simsd-exakt'; did you mean simsd-exact\?$/);
+  refused([...GEN, '--strategy', 'simsd-exakt'], /^--strategy must be one of auto\|native\|simsd\|simsd-exact, got 'simsd-exakt'; did you mean simsd-exact\?$/);
   refused(['convert', 'd', '--out', 'o', '--weights', 'int8'], /^--weights must be one of fp32\|int4\|fp16/);
   refused(['demo', '--strategies', 'simsd,nope'], /^--strategies must be a comma-separated list of .*, got 'nope'/);
   refused(['trace', '--layout', 'psm'], /^--layout must be one of auto\|fim\|prefix/);
@@ -125,7 +125,7 @@ test('the valid command lines of the README parse to the same values as before',
   run('trace', '--steps', '400', '--layout', 'fim', '--max-tokens', '24');
   run('profile', 'dir', '--cache', '512', '--rows', '4,16', '--repeats', '5', '--threads', '2');
   run('convert', 'dir', '--out', 'out', '--weights', 'fp32', '--accuracy-level', '0');
-  run('demo', '--file', 'f.py', '--max-tokens', '48', '--strategies', 'simsd,vanilla-static');
+  run('demo', '--file', 'f.py', '--max-tokens', '48', '--strategies', 'simsd,native');
 });
 
 test('--help prints the command usage (rc 0), even beside a bad flag; no command prints the overview (rc 2)', () => {

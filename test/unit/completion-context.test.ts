@@ -1,9 +1,9 @@
-// Context windows and ring chunks (src/completion/context.ts, ring-chunks.ts).
+// Context context and ring chunks (src/completion/context.ts, ring-chunks.ts).
 // Run: npx tsc --noEmit -p . && node esbuild.mjs --tests && node --test out/test/unit/completion-context.test.js
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  buildWindows,
+  buildCursorContext,
   insertAtCursor,
   textAfterCursor,
   textBeforeCursor,
@@ -17,15 +17,15 @@ import {
   jaccardSimilarity,
   ringChunksForRequest,
   RING_LIMITS,
-  type RingChunk,
 } from '../../src/completion/ring-chunks';
+import type { RingChunk } from '../../src/protocol/request';
 
 const doc = (text: string): DocumentSnapshot => ({ text, languageId: 'typescript', uri: 'file:///a.ts' });
 const numbered = (count: number): string => Array.from({ length: count }, (_, i) => `line ${i}`).join('\n');
 
-describe('buildWindows', () => {
+describe('buildCursorContext', () => {
   test('splits the cursor line and keeps the lines around it', () => {
-    const w = buildWindows(doc('a\nbc|de\nf\ng'), { line: 1, character: 2 });
+    const w = buildCursorContext(doc('a\nbc|de\nf\ng'), { line: 1, character: 2 });
     assert.deepEqual(w.prefixLines, ['a']);
     assert.equal(w.linePrefix, 'bc');
     assert.equal(w.lineSuffix, '|de');
@@ -37,7 +37,7 @@ describe('buildWindows', () => {
   });
 
   test('caps the prefix from the top and the suffix from the bottom', () => {
-    const w = buildWindows(doc(numbered(100)), { line: 50, character: 4 }, { prefixLines: 3, suffixLines: 2 });
+    const w = buildCursorContext(doc(numbered(100)), { line: 50, character: 4 }, { prefixLines: 3, suffixLines: 2 });
     assert.deepEqual(w.prefixLines, ['line 47', 'line 48', 'line 49']);
     assert.equal(w.linePrefix, 'line');
     assert.equal(w.lineSuffix, ' 50');
@@ -47,7 +47,7 @@ describe('buildWindows', () => {
   });
 
   test('drops the \\r of CRLF lines', () => {
-    const w = buildWindows(doc('one\r\ntwo\r\nthree'), { line: 1, character: 3 });
+    const w = buildCursorContext(doc('one\r\ntwo\r\nthree'), { line: 1, character: 3 });
     assert.deepEqual(w.prefixLines, ['one']);
     assert.equal(w.linePrefix, 'two');
     assert.equal(w.lineSuffix, '');
@@ -55,22 +55,22 @@ describe('buildWindows', () => {
   });
 
   test('clamps a cursor outside the document', () => {
-    const past = buildWindows(doc('ab\ncd'), { line: 9, character: 99 });
+    const past = buildCursorContext(doc('ab\ncd'), { line: 9, character: 99 });
     assert.deepEqual(past.cursor, { line: 1, character: 2 });
     assert.equal(past.linePrefix, 'cd');
-    const far = buildWindows(doc('ab\ncd'), { line: 500, character: 1 }, { prefixLines: 3, suffixLines: 3 });
+    const far = buildCursorContext(doc('ab\ncd'), { line: 500, character: 1 }, { prefixLines: 3, suffixLines: 3 });
     assert.deepEqual(far.cursor, { line: 1, character: 1 });
     assert.equal(far.linePrefix, 'c');
   });
 
   test('an empty document has one empty line', () => {
-    const w = buildWindows(doc(''), { line: 0, character: 0 });
+    const w = buildCursorContext(doc(''), { line: 0, character: 0 });
     assert.deepEqual([w.prefixLines, w.linePrefix, w.lineSuffix, w.suffixLines], [[], '', '', []]);
   });
 });
 
 describe('insertAtCursor', () => {
-  // Forwarding entries and prefetch keys rely on this matching what buildWindows sees after the edit.
+  // Forwarding entries and prefetch keys rely on this matching what buildCursorContext sees after the edit.
   const cases: readonly [string, string, number, number, string][] = [
     ['same line', numbered(10), 5, 2, 'abc'],
     ['new lines, uncapped', numbered(6), 3, 4, 'x\n  y\nz'],
@@ -80,7 +80,7 @@ describe('insertAtCursor', () => {
   for (const [name, text, line, character, inserted] of cases) {
     test(name, () => {
       const limits = { prefixLines: 5, suffixLines: 3 };
-      const before = buildWindows(doc(text), { line, character }, limits);
+      const before = buildCursorContext(doc(text), { line, character }, limits);
       const lines = text.split('\n');
       const current = lines[line]!;
       lines[line] = current.slice(0, character) + inserted + current.slice(character);
@@ -90,7 +90,7 @@ describe('insertAtCursor', () => {
         line: line + insertedLines.length - 1,
         character: (insertedLines.length === 1 ? character : 0) + insertedLines[insertedLines.length - 1]!.length,
       };
-      assert.deepEqual(insertAtCursor(before, inserted), buildWindows(doc(edited), cursor, limits));
+      assert.deepEqual(insertAtCursor(before, inserted), buildCursorContext(doc(edited), cursor, limits));
     });
   }
 });
@@ -145,9 +145,9 @@ describe('ring chunks', () => {
 
   test('request time drops chunks more than 0.5 similar to the window', () => {
     const text = body('w', 10).join('\n');
-    const windows = buildWindows(doc(text), { line: 5, character: 0 });
+    const context = buildCursorContext(doc(text), { line: 5, character: 0 });
     const copy = chunk('copy.ts', body('w', 10));
     const other = chunk('other.ts', body('o', 10));
-    assert.deepEqual(ringChunksForRequest([copy, other], windows).map((c) => c.path), ['other.ts']);
+    assert.deepEqual(ringChunksForRequest([copy, other], context).map((c) => c.path), ['other.ts']);
   });
 });

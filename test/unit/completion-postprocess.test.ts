@@ -3,7 +3,7 @@
 // Run: npx tsc --noEmit -p . && node esbuild.mjs --tests && node --test out/test/unit/completion-postprocess.test.js
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildWindows } from '../../src/completion/context';
+import { buildCursorContext } from '../../src/completion/context';
 import { editDistance, isNearDuplicate } from '../../src/completion/postprocess/edit-distance';
 import { POSTPROCESS_RULES, postprocess, postprocessContext, tracePostprocess } from '../../src/completion/postprocess';
 import { detectIndentUnit, indentWidth } from '../../src/completion/postprocess/indentation';
@@ -17,23 +17,23 @@ describe('pipeline', () => {
   });
 
   test('the trace stops at the first discard', () => {
-    const windows = buildWindows({ text: 'x = 1\n', languageId: 'python', uri: 'u' }, { line: 1, character: 0 });
-    const ctx = postprocessContext(windows, { multiline: true, maxLines: 8 });
+    const context = buildCursorContext({ text: 'x = 1\n', languageId: 'python', uri: 'u' }, { line: 1, character: 0 });
+    const ctx = postprocessContext(context, { multiline: true, maxLines: 8 });
     const trace = tracePostprocess('   ', ctx);
     assert.deepEqual(trace.map((entry) => entry.rule), ['stop-and-special', 'single-line', 'stop-at-suffix', 'discard']);
     assert.equal(trace[trace.length - 1]!.output, null);
     assert.equal(postprocess('   ', ctx), null);
   });
 
-  test('the context carries the windows, the detected indentation and the Qwen tokens', () => {
+  test('the context carries the context, the detected indentation and the Qwen tokens', () => {
     const text = 'def f():\n  if x:\n    pass\n  return 1\n';
-    const windows = buildWindows({ text, languageId: 'python', uri: 'u' }, { line: 2, character: 2 });
-    const ctx = postprocessContext(windows, { multiline: false, maxLines: 0 });
+    const context = buildCursorContext({ text, languageId: 'python', uri: 'u' }, { line: 2, character: 2 });
+    const ctx = postprocessContext(context, { multiline: false, maxLines: 0 });
     assert.equal(ctx.prefix, 'def f():\n  if x:\n  ');
     assert.equal(ctx.suffix, '  pass\n  return 1\n');
     assert.deepEqual([ctx.linePrefix, ctx.lineSuffix, ctx.indentUnit, ctx.maxLines], ['  ', '  pass', '  ', 1]);
     assert.ok(ctx.stopStrings.includes('<|endoftext|>'));
-    assert.equal(postprocessContext(windows, { multiline: false, maxLines: 8, indentUnit: '\t' }).indentUnit, '\t');
+    assert.equal(postprocessContext(context, { multiline: false, maxLines: 8, indentUnit: '\t' }).indentUnit, '\t');
   });
 });
 

@@ -1,4 +1,4 @@
-// Prompt building (src/completion/prompt.ts, prompt-budget.ts) with a toy tokenizer: one id per UTF-16 code unit.
+// Prompt building (src/prompt/build.ts, budget.ts) with a toy tokenizer: one id per UTF-16 code unit.
 // Run: npx tsc --noEmit -p . && node esbuild.mjs --tests && node --test out/test/unit/completion-prompt.test.js
 //
 // Why the cache property tested here also holds for real BPE: the pieces are encoded separately and joined by
@@ -8,10 +8,10 @@
 // The char-code tokenizer has the same "piece ids depend only on the piece" property, which is all the test needs.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildWindows, type ContextWindows } from '../../src/completion/context';
-import { buildPrompt, ringChunkText, type PromptTokenizer } from '../../src/completion/prompt';
-import { memoizeTokenizer } from '../../src/completion/tokenizer-memo';
-import type { RingChunk } from '../../src/completion/ring-chunks';
+import { buildCursorContext } from '../../src/completion/context';
+import { buildPrompt, ringChunkText } from '../../src/prompt/build';
+import { memoizeTokenizer, type PromptTokenizer } from '../../src/prompt/tokenizer';
+import type { CursorContext, RingChunk } from '../../src/protocol/request';
 
 const FIM = { prefix: 900001, suffix: 900002, middle: 900003 };
 const charTokenizer: PromptTokenizer = {
@@ -21,8 +21,8 @@ const charTokenizer: PromptTokenizer = {
 const noFimTokenizer: PromptTokenizer = { ...charTokenizer, fim: null };
 const decode = (ids: readonly number[]): string => String.fromCharCode(...ids);
 
-function windowsAt(text: string, line: number, character: number): ContextWindows {
-  return buildWindows({ text, languageId: 'python', uri: 'file:///a.py' }, { line, character });
+function contextAt(text: string, line: number, character: number): CursorContext {
+  return buildCursorContext({ text, languageId: 'python', uri: 'file:///a.py' }, { line, character });
 }
 
 /** Index of the first differing id, or the shorter length when one is a prefix of the other. */
@@ -36,7 +36,7 @@ const SOURCE = 'import os\n\ndef main():\n    path = os.getcwd()\n    print(path
 
 describe('layouts', () => {
   test('fim: <pre> prefix lines <suf> rest of line + suffix lines <mid> line left of cursor', () => {
-    const prompt = buildPrompt(windowsAt(SOURCE, 3, 11), [], charTokenizer);
+    const prompt = buildPrompt(contextAt(SOURCE, 3, 11), [], charTokenizer);
     assert.equal(prompt.layout, 'fim');
     const ids = prompt.ids;
     const pre = ids.indexOf(FIM.prefix);
@@ -50,10 +50,10 @@ describe('layouts', () => {
   });
 
   test('prefix-only when FIM is off or the tokenizer has no FIM ids', () => {
-    const windows = windowsAt(SOURCE, 3, 11);
+    const context = contextAt(SOURCE, 3, 11);
     for (const prompt of [
-      buildPrompt(windows, [], noFimTokenizer),
-      buildPrompt(windows, [], charTokenizer, { maxPromptTokens: 1024, layout: 'prefix' }),
+      buildPrompt(context, [], noFimTokenizer),
+      buildPrompt(context, [], charTokenizer, { maxPromptTokens: 1024, layout: 'prefix' }),
     ]) {
       assert.equal(prompt.layout, 'prefix');
       assert.equal(decode(prompt.ids), 'import os\n\ndef main():\n    path = ');
@@ -67,7 +67,7 @@ describe('layouts', () => {
       { path: 'util.py', languageId: 'python', lines: ['def helper():', '    return 1', '# end'] },
       { path: 'lib.ts', languageId: 'typescript', lines: ['export const x = 1;', 'export const y = 2;', '//'] },
     ];
-    const prompt = buildPrompt(windowsAt(SOURCE, 3, 11), ring, charTokenizer);
+    const prompt = buildPrompt(contextAt(SOURCE, 3, 11), ring, charTokenizer);
     const head = decode(prompt.ids.slice(0, prompt.pieceLengths.ring));
     assert.equal(head, `${ringChunkText(ring[0]!)}${ringChunkText(ring[1]!)}`);
     assert.ok(head.startsWith('# Path: util.py\ndef helper():'));
@@ -87,7 +87,7 @@ describe('cache property', () => {
     // Type 40 characters one at a time; the budget cuts prefix and suffix (300 lines ≫ 1024 char-tokens).
     for (let typed = 0; typed <= 40; typed++) {
       const text = [...lines.slice(0, line), `    total = ${'x'.repeat(typed)}`, ...lines.slice(line)].join('\n');
-      const prompt = buildPrompt(windowsAt(text, line, 12 + typed), ring, charTokenizer);
+      const prompt = buildPrompt(contextAt(text, line, 12 + typed), ring, charTokenizer);
       assert.ok(prompt.ids.length <= 1024);
       assert.ok(prompt.dropped.prefixLines > 0 && prompt.dropped.suffixLines > 0, 'the budget must cut both sides');
       if (previous !== null) {
@@ -100,8 +100,8 @@ describe('cache property', () => {
   });
 
   test('typing mid-line keeps the rest of the line in the suffix piece, unchanged', () => {
-    const a = buildPrompt(windowsAt('w = 1\nx = foo(a)\ny = 2\n', 1, 9), [], charTokenizer);
-    const b = buildPrompt(windowsAt('w = 1\nx = foo(ab)\ny = 2\n', 1, 10), [], charTokenizer);
+    const a = buildPrompt(contextAt('w = 1\nx = foo(a)\ny = 2\n', 1, 9), [], charTokenizer);
+    const b = buildPrompt(contextAt('w = 1\nx = foo(ab)\ny = 2\n', 1, 10), [], charTokenizer);
     assert.equal(a.headLength, b.headLength);
     assert.equal(decode(a.ids.slice(a.ids.indexOf(FIM.suffix) + 1, a.headLength - 1)), ')\ny = 2\n');
     assert.equal(firstDifference(a.ids, b.ids), a.headLength + 'x = foo(a'.length);
@@ -113,7 +113,7 @@ describe('token budget', () => {
   const text = lines.join('\n');
 
   test('the prefix loses lines from the top, the suffix from the bottom', () => {
-    const prompt = buildPrompt(windowsAt(text, 50, 4), [], charTokenizer, { maxPromptTokens: 400, layout: 'fim' });
+    const prompt = buildPrompt(contextAt(text, 50, 4), [], charTokenizer, { maxPromptTokens: 400, layout: 'fim' });
     const ids = prompt.ids;
     const prefix = decode(ids.slice(1, ids.indexOf(FIM.suffix)));
     const suffix = decode(ids.slice(ids.indexOf(FIM.suffix) + 1, ids.indexOf(FIM.middle)));
@@ -132,7 +132,7 @@ describe('token budget', () => {
   test('the ring gets at most 25 %; a chunk that does not fit whole keeps its leading lines', () => {
     const chunkLines = Array.from({ length: 40 }, (_, i) => `ring ${i} ${'#'.repeat(10)}`);
     const ring: RingChunk[] = [{ path: 'r.py', languageId: 'python', lines: chunkLines }];
-    const prompt = buildPrompt(windowsAt(text, 50, 4), ring, charTokenizer, { maxPromptTokens: 400, layout: 'fim' });
+    const prompt = buildPrompt(contextAt(text, 50, 4), ring, charTokenizer, { maxPromptTokens: 400, layout: 'fim' });
     assert.ok(prompt.pieceLengths.ring > 0 && prompt.pieceLengths.ring <= 100);
     assert.ok(decode(prompt.ids.slice(0, prompt.pieceLengths.ring)).startsWith('# Path: r.py\nring 0 '));
     assert.equal(prompt.dropped.ringChunks, 0);
@@ -145,7 +145,7 @@ describe('token budget', () => {
       lines: Array.from({ length: 3 }, (_, i) => `${tag}${i} = 1234`),
     });
     // Each chunk is 51 char-tokens; the ring budget is 110: two fit, and 8 left cannot hold a header and a line.
-    const prompt = buildPrompt(windowsAt(text, 50, 4), [make('old'), make('mid'), make('new')], charTokenizer, {
+    const prompt = buildPrompt(contextAt(text, 50, 4), [make('old'), make('mid'), make('new')], charTokenizer, {
       maxPromptTokens: 440,
       layout: 'fim',
     });
@@ -158,7 +158,7 @@ describe('token budget', () => {
 
   test('an over-long cursor line keeps its tail within the budget', () => {
     const long = `x = ${'a'.repeat(2000)}`;
-    const prompt = buildPrompt(windowsAt(long, 0, long.length), [], charTokenizer, { maxPromptTokens: 256, layout: 'fim' });
+    const prompt = buildPrompt(contextAt(long, 0, long.length), [], charTokenizer, { maxPromptTokens: 256, layout: 'fim' });
     assert.equal(prompt.ids.length, 256);
     assert.ok(prompt.dropped.middleTokens > 0);
     assert.equal(decode(prompt.ids.slice(prompt.headLength)), 'a'.repeat(prompt.pieceLengths.middle));
@@ -171,8 +171,8 @@ describe('memoizeTokenizer', () => {
     const counting: PromptTokenizer = { ...charTokenizer, encode: (text) => (encoded.push(text), charTokenizer.encode(text)) };
     const memo = memoizeTokenizer(counting);
     const lines = Array.from({ length: 200 }, (_, i) => `v${i} = ${i}`);
-    const at = (typed: string): ContextWindows =>
-      windowsAt([...lines.slice(0, 100), `x = ${typed}`, ...lines.slice(100)].join('\n'), 100, 4 + typed.length);
+    const at = (typed: string): CursorContext =>
+      contextAt([...lines.slice(0, 100), `x = ${typed}`, ...lines.slice(100)].join('\n'), 100, 4 + typed.length);
     const first = buildPrompt(at('a'), [], memo, { maxPromptTokens: 300, layout: 'fim' });
     assert.ok(first.dropped.prefixLines > 0, 'the budget cut runs');
     encoded.length = 0;

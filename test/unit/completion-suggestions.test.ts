@@ -2,17 +2,18 @@
 // Run: npx tsc --noEmit -p . && node esbuild.mjs --tests && node --test out/test/unit/completion-suggestions.test.js
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildWindows, type ContextWindows, type WindowLimits } from '../../src/completion/context';
+import { buildCursorContext } from '../../src/completion/context';
+import type { ContextLimits, CursorContext } from '../../src/protocol/request';
 import { forwardingOffsets, SuggestionCache } from '../../src/completion/suggestions';
 
 const CURSOR = '║';
 
 /** Windows for a document with the cursor marked by ║. */
-function at(marked: string, limits: WindowLimits = { prefixLines: 128, suffixLines: 16 }, uri = 'file:///a.py'): ContextWindows {
+function at(marked: string, limits: ContextLimits = { prefixLines: 128, suffixLines: 16 }, uri = 'file:///a.py'): CursorContext {
   const [before, after] = marked.split(CURSOR) as [string, string];
   const lines = before.split('\n');
   const cursor = { line: lines.length - 1, character: lines[lines.length - 1]!.length };
-  return buildWindows({ text: before + after, languageId: 'python', uri }, cursor, limits);
+  return buildCursorContext({ text: before + after, languageId: 'python', uri }, cursor, limits);
 }
 
 function fakeClock(): { now(): number; advance(ms: number): void } {

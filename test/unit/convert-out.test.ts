@@ -8,16 +8,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import { convertCheckpoint, convertModel, MANIFEST } from '../../src/model/convert';
+import { convertCheckpoint, convertModel, CONVERSION_RECORD } from '../../src/model/convert';
 import { CheckpointError } from '../../src/model/errors';
 import { CONVERTED_MARKER } from '../../src/model/output-dir';
-import { ModelSession, readManifest } from '../../src/model/session';
+import { ModelSession, readConversionRecord } from '../../src/model/session';
 import type { WeightFormat } from '../../src/model/weights';
 import { tempDir } from '../fixtures/corrupt';
 import { fixtureConfig, makeCheckpoint, makeRandomWeights, TINY } from '../fixtures/tiny-checkpoint';
 
 /** What a full conversion of a fixture checkpoint writes. */
-const CONVERTED_FILES = [CONVERTED_MARKER, MANIFEST, 'config.json', 'generation_config.json', 'model.data', 'model.debug.onnx',
+const CONVERTED_FILES = [CONVERTED_MARKER, CONVERSION_RECORD, 'config.json', 'generation_config.json', 'model.data', 'model.debug.onnx',
   'model.onnx', 'model.sampling.onnx', 'tokenizer.json', 'tokenizer_config.json'].sort();
 
 /** Every path under `root` (links not followed): 'dir', 'link <target>' or 'file <sha256>'. */
@@ -138,7 +138,7 @@ test('a previous conversion holding a file it did not write is refused, naming t
 test('a folder holding only model.json of another format is not taken for a conversion', withCheckpoint('out', async (work, ckpt) => {
   const out = join(work, 'out');
   mkdirSync(out);
-  writeFileSync(join(out, MANIFEST), '{"format": "something-else"}\n');
+  writeFileSync(join(out, CONVERSION_RECORD), '{"format": "something-else"}\n');
   await expectRefusedUnchanged(work, ckpt, out, 'did not write');
 }));
 
@@ -148,7 +148,7 @@ test('a conversion made before the marker (model.json, no marker) is still repla
   unlinkSync(join(out, CONVERTED_MARKER));
   await convertCheckpoint(ckpt, out, { weights: 'int4' });
   assert.deepEqual(readdirSync(out).sort(), CONVERTED_FILES);
-  assert.equal(readManifest(out).weights, 'int4');
+  assert.equal(readConversionRecord(out).weights, 'int4');
 }));
 
 // OUT changing while a conversion runs: checked again just before the rename.
@@ -248,7 +248,7 @@ for (const weights of ['fp32', 'int4'] as const satisfies readonly WeightFormat[
 async function assertCompleteConversion(out: string, weights: WeightFormat): Promise<void> {
   assert.ok(statSync(out).isDirectory() && !lstatSync(out).isSymbolicLink());
   assert.deepEqual(readdirSync(out).sort(), CONVERTED_FILES);
-  const manifest = readManifest(out);
+  const manifest = readConversionRecord(out);
   assert.equal(manifest.weights, weights);
   assert.deepEqual([...manifest.variants], ['greedy', 'sampling', 'debug']);
   assert.equal(statSync(join(out, 'model.data')).size, manifest.dataBytes);

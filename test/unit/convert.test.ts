@@ -4,9 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { convertCheckpoint, convertModel, MANIFEST } from '../../src/model/convert';
+import { convertCheckpoint, convertModel, CONVERSION_RECORD } from '../../src/model/convert';
 import { CheckpointError, type CheckpointProblem } from '../../src/model/errors';
-import { ModelSession, readManifest } from '../../src/model/session';
+import { ModelSession, readConversionRecord } from '../../src/model/session';
 import { editJson, editSafetensorsHeader, safetensorsHeaderBytes, tempDir, truncateFile } from '../fixtures/corrupt';
 import { fixtureConfig, makeCheckpoint, makeRandomWeights, TINY } from '../fixtures/tiny-checkpoint';
 
@@ -94,15 +94,15 @@ test('a sharded BF16 checkpoint converts into a complete, self-contained folder;
     makeCheckpoint(dir, { ...TINY, sharded: 3 });
     const out = join(work.path, 'out');
     const manifest = await convertCheckpoint(dir, out, { weights: 'int4' });
-    for (const f of ['model.onnx', 'model.sampling.onnx', 'model.debug.onnx', 'model.data', MANIFEST, 'tokenizer.json', 'config.json']) {
+    for (const f of ['model.onnx', 'model.sampling.onnx', 'model.debug.onnx', 'model.data', CONVERSION_RECORD, 'tokenizer.json', 'config.json']) {
       assert.ok(existsSync(join(out, f)), `${f} missing`);
     }
-    assert.equal(readManifest(out).weights, 'int4');
+    assert.equal(readConversionRecord(out).weights, 'int4');
     assert.equal(manifest.config.maskTokenId, fixtureConfig().maskTokenId);
     // A file only the first conversion wrote must be gone: the folder is replaced, not merged. (A file the user
     // put there makes reconversion refuse instead: convert-out.test.ts.)
     await convertCheckpoint(dir, out, { weights: 'fp32', variants: ['greedy'] });
-    assert.equal(readManifest(out).weights, 'fp32');
+    assert.equal(readConversionRecord(out).weights, 'fp32');
     assert.ok(!existsSync(join(out, 'model.sampling.onnx')), 'the old folder was replaced');
     assert.deepEqual(readdirSync(work.path).sort(), ['ckpt', 'out']);
   } finally {
@@ -119,7 +119,7 @@ test('every graph variant of every weight format loads (the variants share model
       await convertModel(source, out, { weights });
       for (const variant of ['greedy', 'sampling', 'debug'] as const) {
         const session = await ModelSession.open(out, { variant, threads: 1 });
-        assert.equal(session.manifest.weights, weights);
+        assert.equal(session.record.weights, weights);
         await session.close();
       }
     }

@@ -1,4 +1,4 @@
-// Acceptance rules (simsd.md §2.4 greedy-match, §4 replay) on hand-made ids.
+// Acceptance rules (decoding.md §2.4 greedy-match, §3 replay) on hand-made ids.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyChoice, greedyMatch, replayMatch, sameChoice } from '../../src/decode/acceptance';

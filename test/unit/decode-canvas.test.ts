@@ -1,4 +1,4 @@
-// Geometry, stop ids, budget and early exit (simsd.md §1.1, §1.4) on hand-made canvases; parameter validation.
+// Geometry, stop ids, budget and early exit (decoding.md §1.1, §1.4) on hand-made canvases; parameter validation.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initialState, nextBlock, cutOutput } from '../../src/decode/canvas';
@@ -9,7 +9,7 @@ import { fixtureConfig } from '../fixtures/tiny-checkpoint';
 const config = fixtureConfig();
 const M = config.maskTokenId;
 const STOP = config.stopIds[0];
-const params = (maxTokens = 100) => resolveParams({ strategy: 'vanilla-static', maxTokens, stopIds: [42] }, config, null);
+const params = (maxTokens = 100) => resolveParams({ strategy: 'native', maxTokens, stopIds: [42] }, config, null);
 const canvas = (...v: number[]) => Int32Array.from(v);
 
 describe('geometry (§1.1)', () => {
@@ -67,13 +67,12 @@ describe('cutOutput (§1.4)', () => {
 
 describe('parameters', () => {
   const bad = (extra: object, pattern: RegExp) =>
-    assert.throws(() => resolveParams({ strategy: 'vanilla-static', maxTokens: 8, ...extra }, config, null), (e: Error) => e instanceof RequestError && pattern.test(e.message));
+    assert.throws(() => resolveParams({ strategy: 'native', maxTokens: 8, ...extra }, config, null), (e: Error) => e instanceof RequestError && pattern.test(e.message));
 
   test('defaults: static S = bl, τ = 0.9, fold on, K = 1, greedy, the model stop ids', () => {
     const p = resolveParams({ strategy: 'simsd-exact', maxTokens: 8 }, config, null);
-    assert.deepEqual(p.staticRule, { kind: 'static', perStep: 1 });
-    assert.deepEqual(p.dynamicRule, { kind: 'dynamic', perStep: 1, threshold: 0.9 });
-    assert.equal(p.rule, p.staticRule);
+    assert.deepEqual(p.rule, { kind: 'static', perStep: 1 });
+    assert.deepEqual(resolveParams({ strategy: 'native', rule: 'dynamic', maxTokens: 8 }, config, null).rule, { kind: 'dynamic', perStep: 1, threshold: 0.9 });
     assert.equal(p.fold, true);
     assert.equal(p.blocksPerVerify, 1);
     assert.equal(p.sampling, null);

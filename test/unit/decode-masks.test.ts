@@ -1,4 +1,4 @@
-// Window masks (simsd.md §2.3, §4, §5.1, §5.2; onnxruntime.md §4) checked cell by cell on hand-made inputs.
+// Window masks (decoding.md §2.3, §3, §4, §5; models.md §6.5) checked cell by cell on hand-made inputs.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { blockCausalMask, composeMask, fullMask, simsdVerifyMask, stateCopiesMask } from '../../src/decode/masks';

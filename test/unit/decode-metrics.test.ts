@@ -1,8 +1,9 @@
-// Metrics (simsd.md §5.5) and the auto choice, on hand-made records.
+// Metrics (decoding.md §8) and the auto choice, on hand-made records.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { autoCandidates, chooseStrategy, updateEstimates, type AutoEstimates } from '../../src/decode/auto';
-import { combineStats, summarize, type DecodeStats } from '../../src/decode/metrics';
+import { combineStats, summarize } from '../../src/decode/metrics';
+import type { DecodeStats } from '../../src/protocol/messages';
 
 const ids = (...v: number[]) => Int32Array.from(v);
 const counter = (forwards: number) => ({ forwards, rows: forwards * 4, cleanPasses: 0, foldedCleanPasses: 1 });
@@ -37,7 +38,7 @@ describe('summarize', () => {
   });
 
   test('native strategies have no accept length or match rate', () => {
-    const s = summarize({ strategy: 'vanilla-static', newTokens: 4, cutoff: 4, target: counter(5), draft: null, verifications: [], prefillTokens: 0, prefillMs: 0, decodeMs: 10 });
+    const s = summarize({ strategy: 'native', newTokens: 4, cutoff: 4, target: counter(5), draft: null, verifications: [], prefillTokens: 0, prefillMs: 0, decodeMs: 10 });
     assert.equal(s.acceptLength, null);
     assert.equal(s.matchRate, null);
     assert.equal(s.targetForwardsPerToken, 1.25);
@@ -57,37 +58,37 @@ const stat = (strategy: DecodeStats['strategy'], newTokens: number, decodeMs: nu
 });
 
 describe('auto', () => {
-  const cands = autoCandidates(undefined, 'static', true);
+  const cands = autoCandidates(undefined, true);
 
-  test('candidates: native for the rule and simsd-exact; only native without a draft', () => {
-    assert.deepEqual(cands, ['vanilla-static', 'simsd-exact']);
-    assert.deepEqual(autoCandidates(undefined, 'dynamic', false), ['vanilla-dynamic']);
+  test('candidates: native and simsd-exact; only native without a draft', () => {
+    assert.deepEqual(cands, ['native', 'simsd-exact']);
+    assert.deepEqual(autoCandidates(undefined, false), ['native']);
   });
 
   test('without a baseline measurement, never speculate', () => {
-    assert.equal(chooseStrategy({}, cands, 'vanilla-static'), 'vanilla-static');
+    assert.equal(chooseStrategy({}, cands, 'native'), 'native');
     const onlySpec = updateEstimates({}, stat('simsd-exact', 100, 10));
-    assert.equal(chooseStrategy(onlySpec, cands, 'vanilla-static'), 'vanilla-static');
+    assert.equal(chooseStrategy(onlySpec, cands, 'native'), 'native');
   });
 
   test('picks the fastest, but speculation must beat native by the margin', () => {
-    let e: AutoEstimates = updateEstimates({}, stat('vanilla-static', 100, 1000)); // 100 tok/s
+    let e: AutoEstimates = updateEstimates({}, stat('native', 100, 1000)); // 100 tok/s
     e = updateEstimates(e, stat('simsd-exact', 104, 1000));                      // 104 tok/s: within 5 %
-    assert.equal(chooseStrategy(e, cands, 'vanilla-static'), 'vanilla-static');
+    assert.equal(chooseStrategy(e, cands, 'native'), 'native');
     e = updateEstimates(e, stat('simsd-exact', 200, 1000));
-    assert.equal(chooseStrategy(e, cands, 'vanilla-static'), 'simsd-exact');
+    assert.equal(chooseStrategy(e, cands, 'native'), 'simsd-exact');
   });
 
   test('the running estimate follows the latest generations: a slower device flips the choice back', () => {
-    let e: AutoEstimates = updateEstimates(updateEstimates({}, stat('vanilla-static', 100, 1000)), stat('simsd-exact', 150, 1000));
-    assert.equal(chooseStrategy(e, cands, 'vanilla-static'), 'simsd-exact');
+    let e: AutoEstimates = updateEstimates(updateEstimates({}, stat('native', 100, 1000)), stat('simsd-exact', 150, 1000));
+    assert.equal(chooseStrategy(e, cands, 'native'), 'simsd-exact');
     for (let i = 0; i < 5; i++) e = updateEstimates(e, stat('simsd-exact', 50, 1000));
-    assert.equal(chooseStrategy(e, cands, 'vanilla-static'), 'vanilla-static');
+    assert.equal(chooseStrategy(e, cands, 'native'), 'native');
     assert.equal(e['simsd-exact']?.generations, 6);
   });
 
   test('a generation without tokens does not move the estimate', () => {
-    const e = updateEstimates({}, stat('vanilla-static', 100, 1000));
-    assert.equal(updateEstimates(e, stat('vanilla-static', 0, 5)), e);
+    const e = updateEstimates({}, stat('native', 100, 1000));
+    assert.equal(updateEstimates(e, stat('native', 0, 5)), e);
   });
 });

@@ -1,4 +1,4 @@
-// Shared noise and Gumbel-max sampling (simsd.md §5.4): determinism, keying, and distributions on hand-made logits.
+// Shared noise and Gumbel-max sampling (decoding.md §6): determinism, keying, and distributions on hand-made logits.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gumbel, sampleCandidates, uniform } from '../../src/decode/noise';

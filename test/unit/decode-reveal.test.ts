@@ -1,4 +1,4 @@
-// Reveal rules (simsd.md §1.2) on hand-made confidences.
+// Reveal rules (decoding.md §1.2) on hand-made confidences.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dynamicRule, reveal, staticRule } from '../../src/decode/reveal';

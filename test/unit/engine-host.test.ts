@@ -1,15 +1,15 @@
-// EngineHost over a fake transport: latest wins through the scheduler, nothing hangs after dispose, and a
-// crashing engine is restarted until it keeps failing with no answer in between.
+// EngineClient over a fake transport: latest wins, priorities, nothing hangs after dispose, and a crashing engine is
+// restarted until it keeps failing with no answer in between.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EngineHost, type EngineRequest } from '../../src/engine/host';
-import type { EngineConfig, EngineMessage, GenerationResult, HostMessage } from '../../src/engine/protocol';
-import type { EngineTransport } from '../../src/engine/transport';
+import { EngineClient, type Transport } from '../../src/engine/client';
+import type { EngineConfig, EngineMessage, GenerationResult, HostMessage } from '../../src/protocol/messages';
+import type { Request } from '../../src/protocol/request';
 
-const CONFIG: EngineConfig = { target: { dir: '/none', label: 't' }, draft: null, executionProvider: 'cpu', threads: 1, cacheBudgetBytes: 1, convertedRoot: '/none' };
-const REQUEST: EngineRequest = { kind: 'completion', fileKey: 'f', prompt: { kind: 'ids', ids: [1, 2, 3] }, params: { strategy: 'vanilla-static', maxTokens: 4 } };
+const CONFIG: EngineConfig = { target: { dir: '/none', label: 't' }, draft: null, threads: 1, cacheBudgetBytes: 1, convertedRoot: '/none' };
+const REQUEST: Request = { kind: 'completion', fileKey: 'f', prompt: { kind: 'ids', ids: [1, 2, 3] }, params: { strategy: 'native', maxTokens: 4 } };
 
-interface Fake { transport: EngineTransport; sent: HostMessage[]; reply(m: EngineMessage): void; crash(reason: string): void }
+interface Fake { transport: Transport; sent: HostMessage[]; reply(m: EngineMessage): void; crash(reason: string): void }
 
 function fakeTransport(): Fake {
   let onMessage: (m: EngineMessage) => void = () => undefined;
@@ -24,13 +24,13 @@ function fakeTransport(): Fake {
 }
 
 function result(id: number): GenerationResult {
-  return { id, text: 'x', tokenIds: [1], finishReason: 'length', strategy: 'vanilla-static', engineMs: 1,
+  return { id, text: 'x', tokenIds: [1], finishReason: 'length', engineMs: 1,
     prefix: { promptTokens: 3, reusedTokens: 0, prefilledTokens: 0, prefillMs: 0 },
-    stats: { strategy: 'vanilla-static', newTokens: 1, targetForwards: 1, draftForwards: 0, targetRows: 4, draftRows: 0, cleanPasses: 0, foldedCleanPasses: 0, verifications: 0, acceptLength: null, draftedTokens: 0, matchedTokens: 0, matchRate: null, targetForwardsPerToken: 1, draftForwardsPerToken: 0, prefillTokens: 0, prefillMs: 0, decodeMs: 1, tokPerS: 1000 } };
+    stats: { strategy: 'native', newTokens: 1, targetForwards: 1, draftForwards: 0, targetRows: 4, draftRows: 0, cleanPasses: 0, foldedCleanPasses: 0, verifications: 0, acceptLength: null, draftedTokens: 0, matchedTokens: 0, matchRate: null, targetForwardsPerToken: 1, draftForwardsPerToken: 0, prefillTokens: 0, prefillMs: 0, decodeMs: 1, tokPerS: 1000 } };
 }
 
-function host(fakes: Fake[], failures: string[] = []): EngineHost {
-  return new EngineHost(CONFIG, { executionProvider: 'cpu', reason: 'test' }, () => {
+function host(fakes: Fake[], failures: string[] = []): EngineClient {
+  return new EngineClient(CONFIG, { executionProvider: 'cpu', reason: 'test' }, () => {
     const f = fakeTransport();
     fakes.push(f);
     return f.transport;
@@ -58,7 +58,7 @@ test('after dispose, requests settle at once instead of hanging', async () => {
   const fakes: Fake[] = [];
   const h = host(fakes);
   h.start();
-  fakes[0].reply({ type: 'ready', v: 1, ready: { executionProvider: 'cpu', providerReason: '', target: 't', draft: null, strategy: 'vanilla-static', loadMs: 1, fim: false, contextTokens: 256 } });
+  fakes[0].reply({ type: 'ready', v: 1, ready: { executionProvider: 'cpu', providerReason: '', target: 't', draft: null, strategy: 'native', loadMs: 1, fim: false, contextTokens: 256 } });
   const pending = h.request(REQUEST);
   await h.dispose();
   assert.equal(await pending, null);
@@ -82,4 +82,40 @@ test('the engine is restarted after a crash, but not forever when it never answe
   assert.equal(fakes.length, 5, 'three more restarts after the last answer, then it stays off');
   assert.match(failures[failures.length - 1], /stays off/);
   assert.equal(await h.request(REQUEST), null);
+});
+
+test('priorities: a warm-up waits behind a completion and is replaced by a newer one; a completion never displaces a waiting Generate Code', async () => {
+  const fakes: Fake[] = [];
+  const h = host(fakes);
+  h.start();
+  const completion = h.request(REQUEST);
+  const warmup = h.request({ ...REQUEST, kind: 'warmup' });
+  const sent = fakes[0].sent;
+  assert.deepEqual(sent.map((m) => m.type), ['init', 'generate'], 'a warm-up does not cancel a completion');
+  const generate = h.request({ ...REQUEST, kind: 'generate' });
+  assert.equal(await warmup, null, 'the waiting warm-up was replaced');
+  assert.deepEqual(sent.map((m) => m.type), ['init', 'generate', 'cancel']);
+  assert.equal(await h.request(REQUEST), null, 'a completion does not displace the waiting Generate Code');
+  fakes[0].reply({ type: 'cancelled', id: 1 });
+  assert.equal(await completion, null);
+  fakes[0].reply({ type: 'done', result: result(3) });
+  assert.equal((await generate)?.id, 3);
+});
+
+test('a request cancelled by its requester: waiting → settles at once; active → one cancel message, then null', async () => {
+  const fakes: Fake[] = [];
+  const h = host(fakes);
+  h.start();
+  const listeners: (() => void)[] = [];
+  const token = { isCancellationRequested: false, onCancellationRequested: (l: () => void) => { listeners.push(l); } };
+  const active = h.request(REQUEST, { cancellation: token });
+  const waitingListeners: (() => void)[] = [];
+  const waiting = h.request({ ...REQUEST, kind: 'warmup' }, { cancellation: { isCancellationRequested: false, onCancellationRequested: (l: () => void) => { waitingListeners.push(l); } } });
+  waitingListeners.forEach((l) => l());
+  assert.equal(await waiting, null);
+  listeners.forEach((l) => l());
+  listeners.forEach((l) => l());
+  assert.deepEqual(fakes[0].sent.map((m) => m.type), ['init', 'generate', 'cancel'], 'one cancel message');
+  fakes[0].reply({ type: 'cancelled', id: 1 });
+  assert.equal(await active, null);
 });

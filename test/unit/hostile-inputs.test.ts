@@ -119,7 +119,7 @@ test('token ids outside the vocabulary and prompts beyond the context are refuse
   const model = new ReferenceModel(makeRandomWeights(config, 3), 'greedy');
   const counting = { config: model.config, variant: model.variant, forward: (...a: Parameters<typeof model.forward>) => { forwards++; return model.forward(...a); } };
   const caches = () => ({ target: KvCache.forConfig(config) });
-  const request = { strategy: 'vanilla-static' as const, maxTokens: 8 };
+  const request = { strategy: 'native' as const, maxTokens: 8 };
   for (const ids of [[1, 2, config.vocabSize], [1, -1], [4294967295], [1.5]]) {
     await assert.rejects(generate({ target: counting }, caches(), ids, request), (e: Error) => e instanceof RequestError && /outside the vocabulary/.test(e.message));
   }

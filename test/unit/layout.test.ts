@@ -1,9 +1,11 @@
-// The source layout rules of style.md, as a test: file size limit, import direction, and the extension host's
-// bundle never loading onnxruntime (inference stays off the main thread).
+// The source layout rules (docs/architecture.md §4), as a test: file size limit, import direction with no circles,
+// and the extension host's bundle holding no engine, decode, model, cache or prompt code (inference and tokenization
+// stay off the main thread).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { build } from 'esbuild';
 
 const MAX_LINES = 400;
 
@@ -16,17 +18,25 @@ function sources(dir: string): string[] {
 
 const files = sources('src');
 const folderOf = (file: string) => relative('src', file).split('/')[0];
-const importsOf = (file: string) => [...readFileSync(file, 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]);
+/** Relative imports of a file, resolved to source paths (`import type` included: it is still a dependency). */
+function importsOf(file: string): string[] {
+  return [...readFileSync(file, 'utf8').matchAll(/from '(\.[^']+)'/g)]
+    .map((m) => join(dirname(file), m[1]))
+    .map((p) => (p.endsWith('.json') ? p : `${p}.ts`))
+    .filter((p) => p.startsWith('src/'));
+}
 
-/** Which of our folders each folder may import (style.md §2; engine and cli may use completion's pure prompt code). */
+/** Which of our folders each folder may import: arrows point down only. */
 const ALLOWED: Record<string, readonly string[]> = {
+  protocol: [],
   model: [],
-  decode: ['model'],
+  prompt: ['protocol'],
+  decode: ['model', 'protocol'],
   cache: ['model'],
-  completion: ['model', 'decode', 'engine'],
-  engine: ['model', 'decode', 'cache', 'completion'],
-  cli: ['model', 'decode', 'cache', 'completion', 'engine'],
-  extension: ['completion', 'engine', 'decode', 'model'],
+  completion: ['protocol'],
+  engine: ['model', 'decode', 'cache', 'prompt', 'protocol'],
+  cli: ['model', 'decode', 'cache', 'prompt', 'completion', 'engine', 'protocol'],
+  extension: ['completion', 'engine', 'protocol'],
 };
 
 test(`every source file has at most ${MAX_LINES} lines`, () => {
@@ -34,27 +44,43 @@ test(`every source file has at most ${MAX_LINES} lines`, () => {
   assert.deepEqual(long, []);
 });
 
-test('imports follow the layout: nothing imports extension, model imports nothing of ours, only extension imports vscode', () => {
+test('imports point down the layer list: nothing imports extension or cli, only extension imports vscode', () => {
   const bad: string[] = [];
   for (const file of files) {
     const folder = folderOf(file);
-    for (const spec of importsOf(file)) {
-      if (spec === 'vscode' && folder !== 'extension') bad.push(`${file}: vscode`);
-      if (!spec.startsWith('.')) continue;
-      const target = folderOf(join(dirname(file), spec));
+    if (/from 'vscode'/.test(readFileSync(file, 'utf8')) && folder !== 'extension') bad.push(`${file}: vscode`);
+    for (const target of importsOf(file).map(folderOf)) {
       if (target !== folder && !(ALLOWED[folder] ?? []).includes(target)) bad.push(`${file} → ${target}`);
     }
   }
   assert.deepEqual(bad, []);
 });
 
-test('the extension host never loads onnxruntime; only type imports reach the engine from completion', () => {
-  for (const file of files.filter((f) => ['extension', 'completion'].includes(folderOf(f)) || /engine\/(host|transport|protocol|scheduler)\.ts$/.test(f))) {
-    const text = readFileSync(file, 'utf8');
-    assert.ok(!text.includes("'onnxruntime-node'"), `${file} imports onnxruntime-node`);
-    if (folderOf(file) === 'completion') {
-      for (const m of text.matchAll(/^import (type )?.*from '\.\.\/engine\/[^']+';$/gm)) assert.ok(m[1], `${file}: a value import from engine`);
-    }
+test('no import circles, between files or between folders', () => {
+  const graph = new Map(files.map((f) => [f, importsOf(f).filter((p) => p.endsWith('.ts'))]));
+  const state = new Map<string, 'open' | 'done'>();
+  const cycles: string[] = [];
+  const visit = (file: string, stack: string[]) => {
+    if (state.get(file) === 'done') return;
+    if (state.get(file) === 'open') { cycles.push([...stack.slice(stack.indexOf(file)), file].join(' → ')); return; }
+    state.set(file, 'open');
+    for (const next of graph.get(file) ?? []) visit(next, [...stack, file]);
+    state.set(file, 'done');
+  };
+  for (const f of files) visit(f, []);
+  assert.deepEqual(cycles, []);
+  for (const [folder, allowed] of Object.entries(ALLOWED)) {
+    for (const other of allowed) assert.ok(!(ALLOWED[other] ?? []).includes(folder), `${folder} ⇄ ${other}`);
   }
-  if (existsSync('dist/extension.js')) assert.ok(!readFileSync('dist/extension.js', 'utf8').includes('onnxruntime-node'), 'dist/extension.js references onnxruntime-node');
+});
+
+test("the extension host's bundle is only extension, completion, the engine client and the protocol", async () => {
+  const result = await build({
+    entryPoints: ['src/extension/activate.ts'], bundle: true, platform: 'node', format: 'cjs', write: false, metafile: true,
+    external: ['vscode', 'onnxruntime-node'], logLevel: 'silent', outfile: 'out/layout-probe.js',
+  });
+  const inputs = Object.keys(result.metafile.inputs).filter((p) => p.startsWith('src/'));
+  const foreign = inputs.filter((p) => !/^src\/(extension|completion|protocol)\//.test(p) && p !== 'src/engine/client.ts');
+  assert.deepEqual(foreign, [], `the extension bundle holds ${foreign.join(', ')}`);
+  assert.ok(!Object.keys(result.metafile.inputs).some((p) => p.includes('onnxruntime') || p.includes('@huggingface')), 'no onnxruntime or tokenizer code');
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { buildWindows } from '../../src/completion/context';
+import { buildCursorContext } from '../../src/completion/context';
 import { postprocess, postprocessContext, tracePostprocess } from '../../src/completion/postprocess';
 
 const CURSOR = '║';
@@ -50,7 +50,7 @@ function run(golden: GoldenCase): { result: string | null; trace: string } {
   const lines = before.split('\n');
   const cursor = { line: lines.length - 1, character: lines[lines.length - 1]!.length };
   const doc = { text: before + after, languageId: golden.language, uri: 'file:///golden' };
-  const ctx = postprocessContext(buildWindows(doc, cursor), { multiline: golden.multiline, maxLines: golden.maxLines });
+  const ctx = postprocessContext(buildCursorContext(doc, cursor), { multiline: golden.multiline, maxLines: golden.maxLines });
   const trace = tracePostprocess(golden.raw, ctx)
     .map((entry) => `  ${entry.rule.padEnd(18)} → ${JSON.stringify(entry.output)}`)
     .join('\n');

@@ -47,3 +47,35 @@ test('a bad simsd.threads falls back to the declared default "auto" (null), as t
     assert.match(problems[0], /^simsd\.threads: .* using the default$/);
   }
 });
+
+test('package.json is the one place for settings: every contributed key is read, and its default is what readSettings gives', async () => {
+  const { SETTINGS_SCHEMA } = await import('../../src/extension/settings');
+  const asked = new Set<string>();
+  const { settings, problems } = readSettings((key) => { asked.add(key); return undefined; });
+  assert.deepEqual(problems, []);
+  assert.deepEqual([...asked].sort(), Object.keys(SETTINGS_SCHEMA).sort(), 'readSettings reads exactly the contributed keys');
+  const flat: Record<string, unknown> = {
+    enable: settings.enable, enabledLanguages: settings.enabledLanguages, disabledGlobs: settings.disabledGlobs,
+    ...Object.fromEntries(Object.entries(settings.completion).map(([k, v]) => [`completion.${k}`, v])),
+    ...Object.fromEntries(Object.entries(settings.decode).map(([k, v]) => [`decode.${k}`, v])),
+    'model.target': settings.model.target, 'model.draft': settings.model.draft, executionProvider: settings.executionProvider,
+    threads: settings.threads ?? 'auto', 'cache.maxMemoryMB': settings.cacheMaxMemoryMB, 'generate.maxTokens': settings.generate.maxTokens,
+  };
+  for (const [key, schema] of Object.entries(SETTINGS_SCHEMA)) assert.deepEqual(flat[key], schema.default, `simsd.${key}`);
+  // Ranges come from the same place: one past each declared bound is refused.
+  for (const [key, schema] of Object.entries(SETTINGS_SCHEMA)) {
+    for (const bad of [schema.minimum === undefined ? undefined : schema.minimum - 1, schema.maximum === undefined ? undefined : schema.maximum + 1]) {
+      if (bad === undefined) continue;
+      const read = readSettings((k) => (k === key ? bad : undefined));
+      assert.equal(read.problems.length, 1, `simsd.${key} = ${bad}`);
+    }
+  }
+});
+
+test('the former strategy names still work: vanilla-dynamic is native with the dynamic reveal rule, said once', () => {
+  const { settings, problems } = readSettings((k) => (k === 'decode.strategy' ? 'vanilla-dynamic' : undefined));
+  assert.equal(settings.decode.strategy, 'native');
+  assert.equal(settings.decode.revealRule, 'dynamic');
+  assert.equal(problems.length, 1);
+  assert.match(problems[0], /now "native" with simsd\.decode\.revealRule "dynamic"/);
+});

@@ -4,7 +4,7 @@
 // already below the cursor is dropped (Tabby `removeDuplicatedBlockClosingLine`).
 //
 // Brackets inside string literals and line comments are skipped by a small per-line scanner; it is not a parser,
-// so a window that starts inside a multi-line string can miscount, which only ever makes the rule more lenient.
+// so a context that starts inside a multi-line string can miscount, which only ever makes the rule more lenient.
 import type { PostprocessContext } from './context';
 import { indentWidth, isBlank } from './indentation';
 

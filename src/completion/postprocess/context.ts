@@ -1,18 +1,19 @@
-// The record every post-processing rule reads. Built once per result from the request's context windows; the
+// The record every post-processing rule reads. Built once per result from the request's context context; the
 // derived fields (line lists, indentation unit) are computed here so the rules stay one-liners to call.
-import { textAfterCursor, textBeforeCursor, type ContextWindows } from '../context';
+import type { CursorContext } from '../../protocol/request';
+import { textAfterCursor, textBeforeCursor } from '../context';
 import { detectIndentUnit } from './indentation';
 
 export interface PostprocessContext {
-  /** Text before the cursor within the window: prefix lines, then the cursor line left of the cursor. */
+  /** Text before the cursor within the context: prefix lines, then the cursor line left of the cursor. */
   readonly prefix: string;
-  /** Text after the cursor within the window: the cursor line right of the cursor, then the suffix lines. */
+  /** Text after the cursor within the context: the cursor line right of the cursor, then the suffix lines. */
   readonly suffix: string;
   readonly linePrefix: string;
   readonly lineSuffix: string;
-  /** Window lines above the cursor line, top first. */
+  /** Context lines above the cursor line, top first. */
   readonly linesAbove: readonly string[];
-  /** Window lines below the cursor line, top first. */
+  /** Context lines below the cursor line, top first. */
   readonly linesBelow: readonly string[];
   /** One level of indentation: '\t' or N spaces. */
   readonly indentUnit: string;
@@ -28,7 +29,7 @@ export interface PostprocessContext {
 }
 
 /**
- * Qwen/SDAR stop tokens as text (sdar-models.md §5). The engine stops at stop ids already; these catch ids decoded to
+ * Qwen/SDAR stop tokens as text (models.md §2.2). The engine stops at stop ids already; these catch ids decoded to
  * text by a remote endpoint or a detokenizer that keeps specials. A FIM or file-separator token inside a completion
  * means the model has started another example, so it stops too.
  */
@@ -52,24 +53,24 @@ export const QWEN_SPECIAL_TOKENS: readonly string[] = ['<|im_start|>', '<|MASK|>
 export interface PostprocessOptions {
   readonly multiline: boolean;
   readonly maxLines: number;
-  /** The editor's indentation (insertSpaces/tabSize); detected from the windows when absent. */
+  /** The editor's indentation (insertSpaces/tabSize); detected from the context when absent. */
   readonly indentUnit?: string;
   readonly stopStrings?: readonly string[];
   readonly specialTokens?: readonly string[];
 }
 
-export function postprocessContext(windows: ContextWindows, options: PostprocessOptions): PostprocessContext {
-  const cursorLine = windows.linePrefix + windows.lineSuffix;
+export function postprocessContext(context: CursorContext, options: PostprocessOptions): PostprocessContext {
+  const cursorLine = context.linePrefix + context.lineSuffix;
   return {
-    prefix: textBeforeCursor(windows),
-    suffix: textAfterCursor(windows),
-    linePrefix: windows.linePrefix,
-    lineSuffix: windows.lineSuffix,
-    linesAbove: windows.prefixLines,
-    linesBelow: windows.suffixLines,
+    prefix: textBeforeCursor(context),
+    suffix: textAfterCursor(context),
+    linePrefix: context.linePrefix,
+    lineSuffix: context.lineSuffix,
+    linesAbove: context.prefixLines,
+    linesBelow: context.suffixLines,
     indentUnit:
-      options.indentUnit ?? detectIndentUnit([...windows.prefixLines, cursorLine, ...windows.suffixLines]),
-    languageId: windows.languageId,
+      options.indentUnit ?? detectIndentUnit([...context.prefixLines, cursorLine, ...context.suffixLines]),
+    languageId: context.languageId,
     multiline: options.multiline,
     maxLines: Math.max(1, Math.floor(options.maxLines)),
     stopStrings: options.stopStrings ?? QWEN_STOP_STRINGS,

@@ -1,5 +1,5 @@
 // Opens the code-server workbench in headless Chromium with the extension-test payload and waits for the extension
-// host to finish the mocha run (testing-in-vscode.md §6). Run by harness/run.sh from a copy in $W.
+// host to finish the mocha run (testing.md §6.4). Run by harness/run.sh from a copy in $W.
 // env: PORT, W (workspace is $W/ws), SIMSD_EXT (extensionDevelopmentPath), SUITE (extensionTestsPath, a .js file),
 //      SIMSD_HARNESS_TIMEOUT_S (default 600), OUT (screenshots).
 // Exit code: the one the workbench reports through codeAutomationExit (0 or 1); 2 on a timeout or driver error.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Approach B (testing-in-vscode.md §6): mocha inside the real extension host of code-server.
+# Approach B (testing.md §6.4): mocha inside the real extension host of code-server.
 # Builds the extension (npm run build in $SIMSD_EXT), compiles test/e2e/harness/suite/*.ts with esbuild (no bundling)
 # to out-test/suite in this repository, serves code-server with enable-smoke-test-driver and opens the workbench in
 # headless Chromium with the extensionDevelopmentPath/extensionTestsPath payload.

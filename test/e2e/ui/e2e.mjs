@@ -1,4 +1,4 @@
-// Approach A (testing-in-vscode.md §5): drives the code-server web UI with playwright-core + Debian Chromium.
+// Approach A (testing.md §6.3): drives the code-server web UI with playwright-core + Debian Chromium.
 // Run by ui/run.sh from a copy in $W (beside a node_modules link to $TOOLS/pw/node_modules), with system Node.
 //
 // env: W, PORT, CS_PID (code-server's process group), OUT (result.json, screenshots)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Approach A (testing-in-vscode.md §5): the packaged VSIX in a fresh code-server profile, driven through the web UI
+# Approach A (testing.md §6.3): the packaged VSIX in a fresh code-server profile, driven through the web UI
 # by playwright-core + Debian Chromium (ui/e2e.mjs).
 # Last stdout line: `e2e: N passed, N failed`. Exit 0 only if every check passed.
 #

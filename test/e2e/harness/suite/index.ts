@@ -1,4 +1,4 @@
-// Mocha entry for the extension-host test harness (testing-in-vscode.md §6). Runs every *.test.js beside it.
+// Mocha entry for the extension-host test harness (testing.md §6.4). Runs every *.test.js beside it.
 // Works under code-server (test/e2e/harness/run.sh) and under @vscode/test-electron (test/e2e/harness/electron.mjs):
 // both call run() in the extension host after loading the development extension.
 // If E2E_TEST_SUMMARY is set, writes {passes, failures, pending, tests} there as JSON.

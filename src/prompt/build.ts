@@ -1,4 +1,4 @@
-// Context windows → prompt token ids (completion.md §2).
+// The cursor context → prompt token ids (docs/completion.md §2), and the chat prompt of Generate Code.
 //
 //   fim:    [ring chunks] <|fim_prefix|> prefix lines <|fim_suffix|> rest of cursor line + suffix lines
 //           <|fim_middle|> cursor line left of the cursor
@@ -8,35 +8,19 @@
 // token (added tokens are split out before the pre-tokenizer and the merges run), so the ids of a piece depend only
 // on that piece's text. While the user types on one line, only the last piece changes, and every id before
 // <|fim_middle|> stays identical. The prefix cache reuses exactly the committed blocks before the first changed id
-// (completion.md §2 "block arithmetic"), so one keystroke re-prefills only the cursor line's tokens plus < bl.
+// (completion.md §2.3 "block arithmetic"), so one keystroke re-prefills only the cursor line's tokens plus < bl.
 // The pieces also start and end at line boundaries, where Qwen's pre-tokenizer (`\s*[\r\n]+` is its own pre-token)
 // already splits, so the per-piece ids equal the whole-text ids in practice; the prefix layout relies on that too.
 //
 // The budget keeps that property: the prefix-line cut never depends on the cursor line. The middle has a fixed
 // reserve, and only the middle itself is shortened when a very long line exceeds what is left.
-import type { ContextWindows } from './context';
-import { ringChunksForRequest, type RingChunk } from './ring-chunks';
-import { fitHeadLines, fitTailLines } from './prompt-budget';
-
-/** The part of a tokenizer prompt building needs; src/model/tokenizer.ts provides it. */
-export interface PromptTokenizer {
-  encode(text: string): number[];
-  /** FIM special ids, or null when the tokenizer has none. */
-  readonly fim: { readonly prefix: number; readonly suffix: number; readonly middle: number } | null;
-}
-
-export type PromptLayout = 'fim' | 'prefix';
-
-export interface PromptOptions {
-  /** `completion.maxPromptTokens`. */
-  readonly maxPromptTokens: number;
-  /** Requested layout; 'fim' falls back to 'prefix' when the tokenizer has no FIM ids. */
-  readonly layout: PromptLayout;
-}
+import type { CursorContext, PromptLayout, PromptOptions, RingChunk } from '../protocol/request';
+import { fitHeadLines, fitTailLines } from './budget';
+import type { PromptTokenizer } from './tokenizer';
 
 export const DEFAULT_PROMPT_OPTIONS: PromptOptions = { maxPromptTokens: 1024, layout: 'fim' };
 
-/** Shares of maxPromptTokens (completion.md §2): ring ≤ 25 %, suffix ≤ 20 %; the rest is the prefix's (≥ 50 %). */
+/** Shares of maxPromptTokens (completion.md §2.2): ring ≤ 25 %, suffix ≤ 20 %; the rest is the prefix's (≥ 50 %). */
 const RING_SHARE = 0.25;
 const SUFFIX_SHARE = 0.2;
 /** Fixed room for the cursor line left of the cursor, so its growth never moves the prefix-line cut. */
@@ -51,7 +35,7 @@ export interface PieceLengths {
 }
 
 export interface PromptDrops {
-  /** Ring chunks left out: too similar to the window, or over the ring budget. */
+  /** Ring chunks left out: over the ring budget (the sender already left out those too similar to the context). */
   readonly ringChunks: number;
   readonly prefixLines: number;
   readonly suffixLines: number;
@@ -69,7 +53,7 @@ export interface PromptIds {
 }
 
 export function buildPrompt(
-  windows: ContextWindows,
+  context: CursorContext,
   ring: readonly RingChunk[],
   tokenizer: PromptTokenizer,
   options: PromptOptions = DEFAULT_PROMPT_OPTIONS,
@@ -78,17 +62,16 @@ export function buildPrompt(
   const max = Math.max(0, Math.floor(options.maxPromptTokens));
   const specials = fim === null ? 0 : 3;
 
-  const candidates = ringChunksForRequest(ring, windows);
-  const ringPart = fitRing(candidates, tokenizer, Math.floor(max * RING_SHARE));
+  const ringPart = fitRing(ring, tokenizer, Math.floor(max * RING_SHARE));
   const suffix =
     fim === null
-      ? { ids: [], droppedLines: windows.suffixLines.length }
-      : fitHeadLines(windows.lineSuffix, windows.suffixLines, tokenizer, Math.floor(max * SUFFIX_SHARE));
+      ? { ids: [], droppedLines: context.suffixLines.length }
+      : fitHeadLines(context.lineSuffix, context.suffixLines, tokenizer, Math.floor(max * SUFFIX_SHARE));
   const prefixBudget = max - specials - ringPart.ids.length - suffix.ids.length - Math.floor(max * MIDDLE_SHARE);
-  const prefix = fitTailLines(windows.prefixLines, tokenizer, Math.max(0, prefixBudget));
+  const prefix = fitTailLines(context.prefixLines, tokenizer, Math.max(0, prefixBudget));
 
   const middleBudget = Math.max(0, max - specials - ringPart.ids.length - suffix.ids.length - prefix.ids.length);
-  const middleAll = windows.linePrefix === '' ? [] : tokenizer.encode(windows.linePrefix);
+  const middleAll = context.linePrefix === '' ? [] : tokenizer.encode(context.linePrefix);
   const middle = middleAll.length > middleBudget ? middleAll.slice(middleAll.length - middleBudget) : middleAll;
 
   const head =
@@ -178,4 +161,21 @@ function commentLine(languageId: string, text: string): string {
   if (DASH_COMMENT.has(languageId)) return `-- ${text}`;
   if (MARKUP_COMMENT.has(languageId)) return `<!-- ${text} -->`;
   return `// ${text}`;
+}
+
+/**
+ * Generate Code's prompt: the instruction, then as much of the code before the cursor as fits `budget` tokens, nearest
+ * the cursor first; the instruction itself is always kept. `encodeChat` renders the checkpoint's chat template.
+ */
+export function buildChatPrompt(
+  instruction: string, code: string, languageId: string, encodeChat: (userMessage: string) => number[], budget: number,
+): number[] {
+  const ask = (context: string) => encodeChat(`${instruction}${context}\nReply with code only.`);
+  const lines = code.split('\n');
+  for (let from = 0; from <= lines.length; from += Math.max(1, Math.ceil(lines.length / 8))) {
+    const kept = lines.slice(from).join('\n');
+    const ids = ask(kept.trim() === '' ? '' : `\n\nThe code before the cursor (${languageId}):\n\`\`\`\n${kept}\n\`\`\``);
+    if (ids.length <= budget || kept.trim() === '') return ids;
+  }
+  return ask('');
 }

@@ -2,9 +2,15 @@
 // the suffix piece and the per-line counts of a budget cut are the same strings on every keystroke; only the cursor
 // line is new. With the memo, building a prompt encodes only that line (the extension host's ≤ 2 ms per keystroke).
 import { LRUCache } from 'lru-cache';
-import type { PromptTokenizer } from './prompt';
 
-/** Entries: a budget cut asks for one count per window line (≤ 128 + 16) plus a few whole pieces. */
+/** The part of a tokenizer prompt building needs; src/model/tokenizer.ts provides it. */
+export interface PromptTokenizer {
+  encode(text: string): number[];
+  /** FIM special ids, or null when the tokenizer has none. */
+  readonly fim: { readonly prefix: number; readonly suffix: number; readonly middle: number } | null;
+}
+
+/** Entries: a budget cut asks for one count per context line (≤ 128 + 16) plus a few whole pieces. */
 const DEFAULT_MAX_ENTRIES = 1024;
 
 /**

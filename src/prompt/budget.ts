@@ -1,9 +1,9 @@
-// Token-budget cuts at line boundaries for prompt.ts. The prefix loses lines from the top (the lines near the cursor
+// Token-budget cuts at line boundaries for build.ts. The prefix loses lines from the top (the lines near the cursor
 // matter most and the cut point stays put while typing); the suffix loses lines from the bottom.
 //
 // Cost: one encode when the piece fits. Otherwise one encode per line to place the cut, then whole-piece encodes
 // until the piece fits (per-line counts can differ from the whole-piece count by a few merges at line joins).
-import type { PromptTokenizer } from './prompt';
+import type { PromptTokenizer } from './tokenizer';
 
 export interface FittedPiece {
   readonly ids: readonly number[];
