@@ -50,10 +50,21 @@ export function addRingChunk(ring: readonly RingChunk[], chunk: RingChunk): read
   return [...kept, chunk].slice(-RING_LIMITS.maxChunks);
 }
 
-/** The chunks to send with a request: those not more than 0.5 similar to the cursor context (llama.vim). */
+/**
+ * The chunks to send with a request: those of the same language family as the document (a Python snippet is noise in
+ * a TypeScript prompt, and small models copy its style), and not more than 0.5 similar to the cursor context, since
+ * the model would copy them (llama.vim).
+ */
 export function ringChunksForRequest(ring: readonly RingChunk[], context: CursorContext): readonly RingChunk[] {
   const contextLines = [...context.prefixLines, context.linePrefix + context.lineSuffix, ...context.suffixLines];
-  return ring.filter((chunk) => jaccardSimilarity(chunk.lines, contextLines) <= RING_LIMITS.contextSimilarity);
+  const family = languageFamily(context.languageId);
+  return ring.filter((chunk) => languageFamily(chunk.languageId) === family
+    && jaccardSimilarity(chunk.lines, contextLines) <= RING_LIMITS.contextSimilarity);
+}
+
+/** Languages that share code and idioms count as one (TypeScript and JavaScript, with or without JSX). */
+function languageFamily(languageId: string): string {
+  return /^(typescript|javascript)(react)?$/.test(languageId) ? 'js' : languageId;
 }
 
 /**

@@ -150,4 +150,11 @@ describe('ring chunks', () => {
     const other = chunk('other.ts', body('o', 10));
     assert.deepEqual(ringChunksForRequest([copy, other], context).map((c) => c.path), ['other.ts']);
   });
+
+  test('request time keeps only chunks of the document language family (TypeScript and JavaScript are one)', () => {
+    const context = buildCursorContext(doc(body('w', 10).join('\n')), { line: 5, character: 0 });
+    const of = (path: string, languageId: string) => ({ ...chunk(path, body(path, 10)), languageId });
+    const ring = [of('a.py', 'python'), of('b.js', 'javascript'), of('c.tsx', 'typescriptreact'), of('d.ts', 'typescript')];
+    assert.deepEqual(ringChunksForRequest(ring, context).map((c) => c.path), ['b.js', 'c.tsx', 'd.ts']);
+  });
 });
