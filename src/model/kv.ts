@@ -84,14 +84,6 @@ export class KvCache implements KvCacheView {
     this.length = length;
   }
 
-  /** An independent copy (used by tests and by speculative rollbacks that must not touch the original). */
-  clone(): KvCache {
-    const copy = new KvCache(this.numKvHeads, this.headDim, this.layers.length, this.capacity);
-    copy.layers = this.layers.map((l) => ({ key: l.key.slice(), value: l.value.slice() }));
-    copy.length = this.length;
-    return copy;
-  }
-
   private allocate(capacity: number): KvRows {
     const size = this.numKvHeads * capacity * this.headDim; // zero-filled: finite by construction
     return { key: new Float32Array(size), value: new Float32Array(size) };

@@ -8,16 +8,8 @@ import { expectedTensors } from './checkpoint';
 import { convertModel } from './convert';
 import { KvCache } from './kv';
 import { numElements } from './safetensors';
-import { ModelSession, type ExecutionProvider } from './session';
+import { ModelSession } from './session';
 import type { ForwardInput, SdarConfig, Tensor, WeightSource } from './types';
-
-export type ProviderPreference = 'auto' | ExecutionProvider;
-export const PROVIDER_PREFERENCES: readonly ProviderPreference[] = ['auto', 'cpu', 'webgpu'];
-
-export interface ProviderChoice {
-  readonly executionProvider: ExecutionProvider;
-  readonly reason: string;
-}
 
 const FP16_TOLERANCE = 1e-2; // probability difference allowed between the WebGPU and CPU runs
 

@@ -12,10 +12,6 @@ export type RevealRuleName = (typeof REVEAL_RULE_NAMES)[number];
 
 export type FinishReason = 'stop' | 'length' | 'cancelled';
 
-export function isStrategyName(name: unknown): name is StrategyName {
-  return typeof name === 'string' && (STRATEGY_NAMES as readonly string[]).includes(name);
-}
-
 /** How to decode, validated by the engine against the models (decode/params.ts). */
 export interface GenerateParams {
   readonly strategy: StrategyName | 'auto';
