@@ -4,6 +4,7 @@ import { MAX_BLOCKS_PER_VERIFY } from '../decode/params';
 import { SAMPLING_TOP_K } from '../model/types';
 import { REVEAL_RULE_NAMES, STRATEGY_NAMES, type StrategyName } from '../protocol/request';
 import { WEIGHT_FORMATS } from '../model/weights';
+import { PAIR_PRESET_NAMES } from '../hub/presets';
 import { flag, type CommandSpec, type FlagTable } from './args';
 
 export const STRATEGY_CHOICES: readonly (StrategyName | 'auto')[] = ['auto', ...STRATEGY_NAMES];
@@ -27,12 +28,13 @@ export const COMMAND_SPECS = {
     flags: {},
   },
   convert: {
-    usage: 'simsd convert DIR --out OUT [--weights fp32|int4|fp16] [--accuracy-level 4] [--json]',
+    usage: 'simsd convert DIR --out OUT [--weights fp32|int4|fp16] [--accuracy-level 4] [--progress-json] [--json]',
     positionals: ['DIR'],
     flags: {
       out: flag.path('OUT', 'the converted folder to write'),
       weights: flag.choice(WEIGHT_FORMATS, 'weight format of the MatMuls; default int4'),
       'accuracy-level': flag.integer('L', 0, 4, 'MatMulNBits accuracy level of int4 weights (0 exact, 4 int8 compute); default 4'),
+      'progress-json': flag.boolean('progress as one {"progress": {tensor, done, total, bytesWritten}} line on stderr per tensor, instead of a line every 2 s'),
     },
   },
   generate: {
@@ -100,6 +102,18 @@ export const COMMAND_SPECS = {
       rows: flag.integers('4,16', 1, 4096, 'window rows L of the timed forwards; default 4,16'),
       repeats: flag.integer('N', 1, 10_000, 'timed forwards per row count (after one warm-up); default 5'),
       threads: PAIR.threads,
+    },
+  },
+  pull: {
+    usage: 'simsd pull (REPO | --pair PRESET) [--revision REV] [--endpoint URL] [--cache-dir DIR] [--token T] [--progress-json] [--json]',
+    positionals: ['REPO'],
+    flags: {
+      pair: flag.boolean(`the argument is a draft/target pair preset (${PAIR_PRESET_NAMES.join(', ')}): pull both models`),
+      revision: flag.text('REV', 'branch, tag or commit; default main'),
+      endpoint: flag.text('URL', 'the Hub or a mirror; default $HF_ENDPOINT, else https://huggingface.co'),
+      'cache-dir': flag.path('DIR', 'the Hub cache; default $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub'),
+      token: flag.text('T', 'access token for gated or private repositories; default $HF_TOKEN, else the huggingface-cli login'),
+      'progress-json': flag.boolean('progress as one {"progress": {…}} JSON object per stderr line (for programs)'),
     },
   },
 } as const satisfies Record<string, CommandSpec>;

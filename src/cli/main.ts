@@ -18,6 +18,7 @@ const RUN: Record<CommandName, () => Promise<Command>> = {
   demo: async () => (await import('./decode-commands')).demoCommand,
   trace: async () => (await import('./trace-command')).traceCommand,
   profile: async () => (await import('./model-commands')).profileCommand,
+  pull: async () => (await import('./pull-command')).pullCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

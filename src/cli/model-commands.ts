@@ -2,13 +2,13 @@
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { describeCheckpoint } from '../model/checkpoint';
-import { convertCheckpoint } from '../model/convert';
+import { convertCheckpoint, type ConvertProgress } from '../model/convert';
 import { RequestError } from '../model/errors';
 import { KvCache } from '../model/kv';
 import { ModelSession } from '../model/session';
 import type { ForwardInput } from '../model/types';
 import { WEIGHT_FORMATS } from '../model/weights';
-import { choiceFlag, numberFlag, numbersFlag, stringFlag, UsageError, type ParsedArgs } from './args';
+import { booleanFlag, choiceFlag, numberFlag, numbersFlag, stringFlag, UsageError, type ParsedArgs } from './args';
 
 export type Print = (line: string) => void;
 
@@ -29,10 +29,30 @@ export async function convertCommand(args: ParsedArgs, print: Print): Promise<ob
   const weights = choiceFlag(args, 'weights', WEIGHT_FORMATS, 'int4');
   const accuracyLevel = numberFlag(args, 'accuracy-level', 4);
   const started = performance.now();
-  const manifest = await convertCheckpoint(dir, out, { weights, accuracyLevel });
+  const onProgress = progressReporter(booleanFlag(args, 'progress-json'), started);
+  const manifest = await convertCheckpoint(dir, out, { weights, accuracyLevel, onProgress });
   const seconds = (performance.now() - started) / 1000;
   print(`converted ${dir} → ${out} (${weights}, ${formatBytes(manifest.dataBytes)} of weights) in ${seconds.toFixed(1)} s`);
   return { out, weights, accuracyLevel, dataBytes: manifest.dataBytes, seconds, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+}
+
+/**
+ * Conversion progress on stderr (stdout stays the result): a human line every ~2 s, or with --progress-json one
+ * `{"progress": {tensor, done, total, bytesWritten}}` line per tensor, for a parent process to read.
+ */
+function progressReporter(json: boolean, started: number): (p: ConvertProgress) => void {
+  const EVERY_MS = 2000;
+  let shown = started;
+  return (p) => {
+    if (json) {
+      process.stderr.write(JSON.stringify({ progress: p }) + '\n');
+      return;
+    }
+    const now = performance.now();
+    if (now - shown < EVERY_MS) return;
+    shown = now;
+    process.stderr.write(`converting: ${p.done}/${p.total} tensors, ${formatBytes(p.bytesWritten)} written, ${((now - started) / 1000).toFixed(0)} s (${p.tensor})\n`);
+  };
 }
 
 /** Times one forward of L rows over a cache of C committed tokens: the cost unit of every strategy. */

@@ -125,6 +125,7 @@ function readLines(text: string, from: number, to: number): LineRange {
   return { lines, first: from, reachedEnd: false };
 }
 
-function stripCr(line: string): string {
+/** A line without the '\r' of a CRLF file. */
+export function stripCr(line: string): string {
   return line.endsWith('\r') ? line.slice(0, -1) : line;
 }

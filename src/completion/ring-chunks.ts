@@ -2,7 +2,7 @@
 // llama.vscode `src/extra-context.ts` and llama.vim). The ring is a readonly array owned by the extension; every
 // event returns a new array. New chunks are appended so the prompt head (oldest chunks first) stays stable.
 import type { CursorContext, RingChunk } from '../protocol/request';
-import type { DocumentSnapshot } from './context';
+import { stripCr, type DocumentSnapshot } from './context';
 
 export const RING_LIMITS = {
   /** Lines per chunk. */
@@ -56,10 +56,10 @@ export function addRingChunk(ring: readonly RingChunk[], chunk: RingChunk): read
  * the model would copy them (llama.vim).
  */
 export function ringChunksForRequest(ring: readonly RingChunk[], context: CursorContext): readonly RingChunk[] {
-  const contextLines = [...context.prefixLines, context.linePrefix + context.lineSuffix, ...context.suffixLines];
+  const contextSet = lineSet([...context.prefixLines, context.linePrefix + context.lineSuffix, ...context.suffixLines]);
   const family = languageFamily(context.languageId);
   return ring.filter((chunk) => languageFamily(chunk.languageId) === family
-    && jaccardSimilarity(chunk.lines, contextLines) <= RING_LIMITS.contextSimilarity);
+    && jaccard(lineSet(chunk.lines), contextSet) <= RING_LIMITS.contextSimilarity);
 }
 
 /** Languages that share code and idioms count as one (TypeScript and JavaScript, with or without JSX). */
@@ -72,8 +72,10 @@ function languageFamily(languageId: string): string {
  * count as the same code; blank lines would make every pair look alike. Two empty sets are identical (1).
  */
 export function jaccardSimilarity(a: readonly string[], b: readonly string[]): number {
-  const setA = lineSet(a);
-  const setB = lineSet(b);
+  return jaccard(lineSet(a), lineSet(b));
+}
+
+function jaccard(setA: ReadonlySet<string>, setB: ReadonlySet<string>): number {
   if (setA.size === 0 && setB.size === 0) return 1;
   let common = 0;
   for (const line of setA) if (setB.has(line)) common++;
@@ -98,6 +100,3 @@ function lineSet(lines: readonly string[]): Set<string> {
   return set;
 }
 
-function stripCr(line: string): string {
-  return line.endsWith('\r') ? line.slice(0, -1) : line;
-}

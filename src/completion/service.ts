@@ -54,12 +54,15 @@ const ADOPT_GRACE_MS = 300;
 /** The generation of the latest model call, kept past its caller so that typing along it can be served from it. */
 interface InFlight {
   readonly context: CursorContext;
+  readonly before: string;                    // the text before the cursor it was asked for
+  readonly after: string;                     // … and after it
   readonly multiline: boolean;
   readonly result: Promise<GenerationResult | null>;
   text: string;                               // the raw output so far (progress), then the final text
   done: boolean;
   shown?: string | null;                      // the final text post-processed for `context` (null: discarded)
   waiters: number;                            // callers still waiting for it
+  grace?: ReturnType<typeof setTimeout>;      // set while nobody waits: cancels it unless a keystroke adopts it
   readonly cancel: Canceller;
 }
 
@@ -67,6 +70,12 @@ export class CompletionService {
   private timings: TriggerTimings = INITIAL_TRIGGER_TIMINGS;
   readonly suggestions = new SuggestionCache();
   private ring: readonly RingChunk[] = [];
+  /**
+   * The ring chunks sent for a file, chosen again only when the ring changes or the prefix anchor moves: they open the
+   * prompt, so choosing them per keystroke (their similarity to the context drifts as lines are typed) would make a
+   * whole-prompt re-prefill of what should be a one-line change.
+   */
+  private ringChoice: { ring: readonly RingChunk[]; uri: string; firstLine: number; chunks: readonly RingChunk[] } | null = null;
   private inFlight: InFlight | null = null;
 
   constructor(
@@ -101,11 +110,19 @@ export class CompletionService {
     return {
       kind, fileKey: doc.uri,
       prompt: {
-        kind: 'completion', context, ring: ringChunksForRequest(this.ring, context), outputReserve: this.settings.maxTokens,
+        kind: 'completion', context, ring: this.ringFor(context), outputReserve: this.settings.maxTokens,
         options: { maxPromptTokens: this.settings.maxPromptTokens, layout: this.settings.layout },
       },
       params: { ...this.settings.decode, maxTokens, stopAtLineEnd: !multiline },
     };
+  }
+
+  private ringFor(context: CursorContext): readonly RingChunk[] {
+    const c = this.ringChoice;
+    if (c !== null && c.ring === this.ring && c.uri === context.uri && c.firstLine === context.firstLine) return c.chunks;
+    const chunks = ringChunksForRequest(this.ring, context);
+    this.ringChoice = { ring: this.ring, uri: context.uri, firstLine: context.firstLine, chunks };
+    return chunks;
   }
 
   async complete(doc: DocumentSnapshot, cursor: CursorPosition, manual: boolean, cancel: CancellationLike): Promise<CompletionOutcome | null> {
@@ -126,7 +143,7 @@ export class CompletionService {
       syncStart = this.clock.now(); // the generation went elsewhere than what was typed: ask the model
     }
     const wait = debounceMs(this.timings, {
-      manual, suggestionCacheHit: false, device: this.device(), linePrefix: context.linePrefix,
+      manual, device: this.device(), linePrefix: context.linePrefix,
       lineSuffix: context.lineSuffix, reachesDocumentEnd: context.reachesDocumentEnd,
     }, this.settings.debounceMs);
     let syncMs = this.clock.now() - syncStart;
@@ -151,8 +168,9 @@ export class CompletionService {
   private start(doc: DocumentSnapshot, context: CursorContext, multiline: boolean): InFlight {
     const requested = this.clock.now();
     const cancel = new Canceller();
+    this.inFlight?.cancel.cancel(); // replaced: its keystroke was typed over by one it could not serve
     const flight: InFlight = {
-      context, multiline, text: '', done: false, waiters: 0, cancel,
+      context, before: textBeforeCursor(context), after: textAfterCursor(context), multiline, text: '', done: false, waiters: 0, cancel,
       result: this.engine.request(this.request(doc, context.cursor, 'completion', this.settings.maxTokens, multiline, context), {
         cancellation: cancel, onProgress: (text) => { flight.text = text; },
       }),
@@ -169,33 +187,37 @@ export class CompletionService {
     return flight;
   }
 
-  /** Waits for a generation on behalf of one keystroke; if every waiter gave up, it has a grace period to be adopted. */
+  /**
+   * Waits for a generation on behalf of one keystroke. When the last waiter gives up, the generation has
+   * ADOPT_GRACE_MS to be adopted by a later keystroke; then it is cancelled. One timer per generation, restarted on
+   * every last drop and cleared by an adoption.
+   */
   private async await(flight: InFlight, cancel: CancellationLike): Promise<GenerationResult | null> {
     flight.waiters++;
+    clearTimeout(flight.grace);
+    flight.grace = undefined;
     cancel.onCancellationRequested(() => {
       flight.waiters--;
-      if (flight.waiters === 0) setTimeout(() => { if (flight.waiters === 0 && !flight.done) flight.cancel.cancel(); }, ADOPT_GRACE_MS);
+      if (flight.waiters > 0 || flight.done) return;
+      clearTimeout(flight.grace);
+      flight.grace = setTimeout(() => { if (flight.waiters === 0) flight.cancel.cancel(); }, ADOPT_GRACE_MS);
     });
     return flight.result;
   }
 
   /**
    * The in-flight generation, when this keystroke only typed along it: same file and text after the cursor, the text
-   * before the cursor grown by `typed`, and the output so far agreeing with `typed` as far as both go.
+   * before the cursor grown by `typed`, and the output streamed so far already holding `typed` and more (a keystroke
+   * never waits on a generation that may go elsewhere: it asks the model instead, which replaces that generation).
    */
   private adopt(context: CursorContext, multiline: boolean): { flight: InFlight; typed: string } | null {
     const flight = this.inFlight;
-    if (flight === null || flight.multiline !== multiline || flight.context.uri !== context.uri) return null;
-    if (flight.done && flight.text === '') return null;
-    if (textAfterCursor(flight.context) !== textAfterCursor(context)) return null;
+    if (flight === null || flight.cancel.isCancellationRequested || flight.multiline !== multiline || flight.context.uri !== context.uri) return null;
+    if (flight.text.length === 0 || flight.after !== textAfterCursor(context)) return null;
     const before = textBeforeCursor(context);
-    const oldBefore = textBeforeCursor(flight.context);
-    if (!before.startsWith(oldBefore) || before.length === oldBefore.length) return null;
-    const typed = before.slice(oldBefore.length);
-    const agree = Math.min(typed.length, flight.text.length);
-    if (typed.slice(0, agree) !== flight.text.slice(0, agree)) return null;
-    if (flight.done && flight.text.length <= typed.length) return null;
-    return { flight, typed };
+    if (before.length <= flight.before.length || !before.startsWith(flight.before)) return null;
+    const typed = before.slice(flight.before.length);
+    return flight.text.length > typed.length && flight.text.startsWith(typed) ? { flight, typed } : null;
   }
 
   /** The adopted generation's rest after what was typed; null when it ended elsewhere (or was cancelled). */

@@ -7,7 +7,7 @@ const RECENT = 50;
 
 export interface StatsSnapshot {
   readonly served: number;                 // suggestions shown (model answers discarded by post-processing excluded)
-  readonly zeroCall: number;               // of which served by the suggestion cache
+  readonly zeroCall: number;               // of which served with no model call (suggestion cache, stream reuse)
   readonly modelCalls: number;
   readonly lastTokPerS: number | null;
   readonly lastAcceptLength: number | null; // tokens accepted per target verification

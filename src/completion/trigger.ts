@@ -52,7 +52,6 @@ export function recordResponse(timings: TriggerTimings, responseMs: number): Tri
 export interface DebounceRequest {
   readonly manual: boolean;
   /** The suggestion cache can answer: show it at once. */
-  readonly suggestionCacheHit: boolean;
   readonly device: Device;
   readonly linePrefix: string;
   readonly lineSuffix: string;
@@ -66,7 +65,7 @@ export interface DebounceRequest {
  * should start sooner, not later; clamped to [floor, 600]. Manual triggers and suggestion-cache hits never wait.
  */
 export function debounceMs(timings: TriggerTimings, request: DebounceRequest, setting: number | 'auto' = 'auto'): number {
-  if (request.manual || request.suggestionCacheHit) return 0;
+  if (request.manual) return 0;
   if (setting !== 'auto') return Math.max(0, setting);
   const base = timings.gapsMs.length < MIN_GAPS ? BASE_GAP_MS : clamp(mean(timings.gapsMs), GAP_MIN_MS, GAP_MAX_MS);
   const rate = RATE_MAX - (RATE_MAX - RATE_MIN) * contextScore(request);

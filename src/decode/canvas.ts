@@ -84,16 +84,11 @@ export function nextBlock(
 }
 
 /**
- * Where a single-line output ends: just after the first token holding a line break that follows non-blank text
- * (in that token or an earlier one), or null while the line goes on. Leading blank lines do not end it.
+ * Where a single-line output ends: just after the first token holding a line break, or null while the line goes on.
+ * This is the same first line post-processing keeps (completion/postprocess/single-line.ts): generating past it is
+ * wasted work.
  */
 export function lineEndCut(tokens: readonly number[], tokenText: (id: number) => string): number | null {
-  let seenText = false;
-  for (let i = 0; i < tokens.length; i++) {
-    const text = tokenText(tokens[i]);
-    const newline = text.indexOf('\n');
-    if (newline >= 0 && (seenText || /\S/.test(text.slice(0, newline)))) return i + 1;
-    seenText ||= /\S/.test(text);
-  }
-  return null;
+  const i = tokens.findIndex((t) => tokenText(t).includes('\n'));
+  return i < 0 ? null : i + 1;
 }

@@ -45,7 +45,6 @@ export interface GenerateRequest extends GenerateParams {
 /** Streamed after every call of the strategy that emits tokens, and once at the end. */
 export interface Progress {
   readonly tokens: readonly number[];   // tokens emitted since the previous progress
-  readonly emitted: number;             // tokens emitted so far
   readonly done: FinishReason | null;
 }
 
@@ -84,10 +83,21 @@ export function checkPrompt(promptIds: ArrayLike<number>, maxTokens: number, blo
   }
   const bl = configs[0].blockLength;
   const positions = Math.min(...configs.map((c) => c.maxPositions));
-  const needed = Math.ceil((promptIds.length + maxTokens) / bl) * bl + (blocksPerVerify - 1) * bl;
+  const needed = positionsNeeded(promptIds.length, maxTokens, bl, blocksPerVerify);
   if (needed > positions) {
     throw new RequestError(`a prompt of ${promptIds.length} tokens and up to ${maxTokens} new tokens need ${needed} positions, but the model has ${positions} (max_position_embeddings); shorten the prompt or lower the token budget`);
   }
+}
+
+/** Positions a generation may touch: the last canvas ends on a block edge, and K blocks per verification draft K − 1 further. */
+export function positionsNeeded(promptTokens: number, maxTokens: number, blockLength: number, blocksPerVerify: number): number {
+  return Math.ceil((promptTokens + maxTokens) / blockLength) * blockLength + (blocksPerVerify - 1) * blockLength;
+}
+
+/** The longest prompt for which positionsNeeded stays within `positions` (0 when none fits). */
+export function promptRoom(positions: number, maxTokens: number, blockLength: number, blocksPerVerify: number): number {
+  const usable = Math.floor((positions - (blocksPerVerify - 1) * blockLength) / blockLength) * blockLength;
+  return Math.max(0, usable - maxTokens);
 }
 
 export async function generate(
@@ -135,7 +145,7 @@ export async function generate(
         finish = 'stop';
       }
       finish ??= signal?.cancelled ? 'cancelled' : null;
-      if (emitted.length > tokens.length || finish !== null) onProgress?.({ tokens: emitted.slice(tokens.length), emitted: emitted.length, done: finish });
+      if (emitted.length > tokens.length || finish !== null) onProgress?.({ tokens: emitted.slice(tokens.length), done: finish });
       tokens = emitted;
       if (finish !== null) break;
       const result = await advance(ctx, state);
@@ -145,7 +155,7 @@ export async function generate(
   } catch (err) {
     if (!(err instanceof CancelledError)) throw err;
     finish = 'cancelled';
-    onProgress?.({ tokens: [], emitted: tokens.length, done: finish });
+    onProgress?.({ tokens: [], done: finish });
   } finally {
     // Keep only whole blocks that are final and emitted: an interrupted round may have committed ahead of `state`,
     // and a line end may cut the output inside a block already committed.

@@ -13,6 +13,8 @@ import { PRIORITY, type CancellationLike, type Request, type RequestKind } from 
 export interface ClientEvents {
   log(line: string): void;
   ready(ready: EngineReady): void;
+  /** What the engine is doing while it loads (converting a checkpoint: 40 %). */
+  loading?(detail: string): void;
   /** Reported once per failure (a crash, a load error); the client restarts a crashed engine itself. */
   failed(message: string, restarting: boolean): void;
 }
@@ -32,7 +34,7 @@ interface Pending {
   reject(err: Error): void;
 }
 
-/** Consecutive crashes with no answered request in between after which the engine stays off. */
+/** Restarts after consecutive crashes with no answered request in between; one more crash leaves the engine off. */
 const MAX_RESTARTS = 3;
 
 export class EngineClient {
@@ -155,6 +157,9 @@ export class EngineClient {
         return;
       case 'log':
         this.events.log(m.line);
+        return;
+      case 'loading':
+        this.events.loading?.(m.detail);
         return;
       case 'progress':
         if (this.active?.id === m.id) this.active.onProgress?.(m.text);

@@ -7,7 +7,7 @@ import { PrefixCacheBudget } from '../cache/budget';
 import { FilePrefixCache } from '../cache/prefix-cache';
 import { updateEstimates, type AutoEstimates } from '../decode/auto';
 import { CALIBRATION_TEXT, calibrateForAuto } from '../decode/calibrate';
-import { generate, strategyFor, type ModelPair } from '../decode/generate';
+import { generate, promptRoom, strategyFor, type ModelPair } from '../decode/generate';
 import { CancelledError } from '../model/errors';
 import { ModelSession } from '../model/session';
 import { loadTokenizer, type SdarTokenizer } from '../model/tokenizer';
@@ -24,6 +24,7 @@ import { resolveModel } from './models';
 export interface EngineHooks {
   log(line: string): void;
   progress(id: number, text: string): void;
+  loading(detail: string): void;
 }
 
 export class Engine {
@@ -34,6 +35,7 @@ export class Engine {
   private readonly budget: PrefixCacheBudget;
   private readonly promptTokenizer: PromptTokenizer;
   private readonly tokenTexts = new Map<number, string>();
+  private readonly cappedSaid = new Set<number>();
 
   private constructor(
     private readonly models: ModelPair,
@@ -48,8 +50,10 @@ export class Engine {
 
   static async load(config: EngineConfig, provider: ProviderChoice, hooks: EngineHooks): Promise<Engine> {
     const started = performance.now();
-    const target = await resolveModel(config.target.dir, config.convertedRoot, hooks.log);
-    const draft = config.draft ? await resolveModel(config.draft.dir, config.convertedRoot, hooks.log) : null;
+    const converting = (done: number, total: number, name: string) => hooks.loading(`converting ${name}: ${Math.floor((100 * done) / Math.max(1, total))} %`);
+    const target = await resolveModel(config.target.dir, config.convertedRoot, hooks.log, converting);
+    const draft = config.draft ? await resolveModel(config.draft.dir, config.convertedRoot, hooks.log, converting) : null;
+    hooks.loading('loading models…');
     const variant = config.sampling === true ? 'sampling' : 'greedy';
     const open = (dir: string) => ModelSession.open(dir, { variant, executionProvider: provider.executionProvider, threads: config.threads ?? undefined, log: hooks.log });
     const targetSession = await open(target.convertedDir);
@@ -76,8 +80,8 @@ export class Engine {
   async run(id: number, request: Request, signal: CancelFlag): Promise<GenerationResult> {
     const received = performance.now();
     const params = this.withinContext(request.params);
-    const reserve = request.prompt.kind === 'completion' ? request.prompt.outputReserve : params.maxTokens;
-    const promptIds = this.promptIds(request.prompt, this.promptBudget(reserve));
+    const reserve = request.prompt.kind === 'completion' ? this.capped(request.prompt.outputReserve) : params.maxTokens;
+    const promptIds = this.promptIds(request.prompt, this.promptBudget(reserve, params.blocksPerVerify ?? 1));
     this.closedDuringRun.delete(request.fileKey); // a request for it means the file is open (again)
     const cache = this.cacheFor(request.fileKey);
     this.runningFile = request.fileKey;
@@ -129,19 +133,27 @@ export class Engine {
 
   /**
    * The output budget kept within the model's context: at most half of it, so that a Generate Code request of
-   * 256 tokens on a 256-token model still leaves room for the instruction and its code context.
+   * 256 tokens on a 256-token model still leaves room for the instruction and its code context. Said once per value.
    */
   private withinContext(params: GenerateParams): GenerateParams {
-    const cap = Math.floor(this.readyInfo.contextTokens / 2);
-    if (params.maxTokens <= cap) return params;
-    this.hooks.log(`maxTokens ${params.maxTokens} exceeds half of the model's ${this.readyInfo.contextTokens}-token context; using ${cap}`);
-    return { ...params, maxTokens: cap };
+    const maxTokens = this.capped(params.maxTokens);
+    if (maxTokens === params.maxTokens) return params;
+    if (!this.cappedSaid.has(params.maxTokens)) {
+      this.cappedSaid.add(params.maxTokens);
+      this.hooks.log(`maxTokens ${params.maxTokens} exceeds half of the model's ${this.readyInfo.contextTokens}-token context; using ${maxTokens}`);
+    }
+    return { ...params, maxTokens };
   }
 
-  /** Prompt tokens that leave room for the output within the model's context (one block of slack). */
-  private promptBudget(maxTokens: number): number {
-    const bl = this.models.target.config.blockLength;
-    return Math.max(bl, this.readyInfo.contextTokens - maxTokens - bl);
+  private capped(maxTokens: number): number {
+    return Math.min(maxTokens, Math.floor(this.readyInfo.contextTokens / 2));
+  }
+
+  /** The longest prompt that leaves room for `maxTokens` within the context and every model's positions (generate.ts checks the same). */
+  private promptBudget(maxTokens: number, blocksPerVerify: number): number {
+    const { target, draft } = this.models;
+    const positions = Math.min(this.readyInfo.contextTokens, target.config.maxPositions, draft?.config.maxPositions ?? Infinity);
+    return Math.max(target.config.blockLength, promptRoom(positions, maxTokens, target.config.blockLength, blocksPerVerify));
   }
 
   private promptIds(prompt: PromptSpec, budget: number): readonly number[] {
@@ -153,7 +165,7 @@ export class Engine {
       }
       case 'chat':
         return buildChatPrompt(prompt.instruction, prompt.context, prompt.languageId,
-          (content) => this.tokenizer.encodeChat([{ role: 'user', content }]), budget);
+          (content) => this.tokenizer.encodeChat([{ role: 'user', content }]), (text) => this.tokenizer.encode(text), budget);
     }
   }
 
@@ -185,7 +197,11 @@ function yielding(model: ForwardModel): ForwardModel {
 export function serve(post: (message: EngineMessage) => void, listen: (handler: (m: HostMessage) => void) => void, exit: () => void): void {
   let loading: Promise<Engine | null> = Promise.resolve(null);
   let active: { readonly id: number; cancelled: boolean } | null = null;
-  const hooks: EngineHooks = { log: (line) => post({ type: 'log', line }), progress: (id, text) => post({ type: 'progress', id, text }) };
+  const hooks: EngineHooks = {
+    log: (line) => post({ type: 'log', line }),
+    progress: (id, text) => post({ type: 'progress', id, text }),
+    loading: (detail) => post({ type: 'loading', detail }),
+  };
 
   async function run(id: number, request: Request): Promise<void> {
     const flag = { id, cancelled: false };
@@ -197,7 +213,7 @@ export function serve(post: (message: EngineMessage) => void, listen: (handler: 
       const result = await engine.run(id, request, flag);
       post(result.finishReason === 'cancelled' ? { type: 'cancelled', id } : { type: 'done', result });
     } catch (err) {
-      post(err instanceof CancelledError ? { type: 'cancelled', id } : { type: 'error', id, message: (err as Error).message, fatal: false });
+      post(err instanceof CancelledError ? { type: 'cancelled', id } : { type: 'error', id, message: (err as Error).message });
     } finally {
       active = null;
     }
@@ -207,17 +223,17 @@ export function serve(post: (message: EngineMessage) => void, listen: (handler: 
     switch (m.type) {
       case 'init':
         if (m.v !== PROTOCOL_VERSION) {
-          post({ type: 'error', id: null, message: `protocol v${m.v} but the engine speaks v${PROTOCOL_VERSION}`, fatal: true });
+          post({ type: 'error', id: null, message: `protocol v${m.v} but the engine speaks v${PROTOCOL_VERSION}` });
           return;
         }
         loading = Engine.load(m.config, m.provider, hooks).then(
           (e) => { post({ type: 'ready', v: PROTOCOL_VERSION, ready: e.ready }); return e; },
-          (err: Error) => { post({ type: 'error', id: null, message: `loading the models failed: ${err.message}`, fatal: true }); return null; },
+          (err: Error) => { post({ type: 'error', id: null, message: `loading the models failed: ${err.message}` }); return null; },
         );
         return;
       case 'generate':
         if (active !== null) {
-          post({ type: 'error', id: m.id, message: `internal: request ${m.id} arrived while ${active.id} runs`, fatal: false });
+          post({ type: 'error', id: m.id, message: `internal: request ${m.id} arrived while ${active.id} runs` });
           return;
         }
         void run(m.id, m.request);

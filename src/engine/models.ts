@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { convertCheckpoint, CONVERSION_RECORD } from '../model/convert';
 import { CheckpointError } from '../model/errors';
 import { MAX_BYTES, readJsonFile } from '../model/user-file';
+import { modelName } from '../hub/names';
 import { parameterCount } from '../model/weights';
 import { readConfig } from '../model/config';
 import type { WeightFormat } from '../model/weights';
@@ -23,20 +24,25 @@ export interface ResolvedModel {
   readonly contextTokens: number;    // positions the model was trained on (manifest), else max_position_embeddings
 }
 
-export async function resolveModel(dir: string, convertedRoot: string, log: (line: string) => void): Promise<ResolvedModel> {
+/** Conversion progress of a checkpoint folder, for the status bar and Select Models' notification. */
+export type ConvertProgress = (done: number, total: number, name: string) => void;
+
+export async function resolveModel(dir: string, convertedRoot: string, log: (line: string) => void, progress?: ConvertProgress): Promise<ResolvedModel> {
   const abs = path.resolve(dir);
   if (!fs.existsSync(abs)) throw new CheckpointError(abs, 'missing-file', 'model folder not found');
-  const fim = readFimVerdict(abs, log);
+  const manifest = readExportManifest(path.join(abs, 'manifest.json'), log);
+  const fim = fimVerdict(manifest) ?? fimVerdict(readExportManifest(path.join(abs, '..', 'manifest.json'), log)) ?? false;
   const config = readConfig(abs);
-  const contextTokens = readTrainedContext(abs, log) ?? config.maxPositions;
+  const contextTokens = trainedContext(manifest) ?? config.maxPositions;
   if (fs.existsSync(path.join(abs, CONVERSION_RECORD))) return { convertedDir: abs, checkpointDir: abs, converted: false, fim, contextTokens };
   const weights: WeightFormat = parameterCount(config) <= FP32_MAX_PARAMS ? 'fp32' : 'int4';
-  const out = path.join(convertedRoot, `${path.basename(abs)}-${weights}-${checkpointKey(abs, weights)}`);
+  const name = modelName(abs).replace('/', '--');
+  const out = path.join(convertedRoot, `${name}-${weights}-${checkpointKey(abs, weights)}`);
   if (fs.existsSync(path.join(out, CONVERSION_RECORD))) return { convertedDir: out, checkpointDir: abs, converted: false, fim, contextTokens };
   log(`converting ${abs} to ${weights} ONNX in ${out}`);
   const started = Date.now();
-  await convertCheckpoint(abs, out, { weights, accuracyLevel: 4 });
-  log(`converted ${path.basename(abs)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  await convertCheckpoint(abs, out, { weights, accuracyLevel: 4, onProgress: (p) => progress?.(p.done, p.total, modelName(abs)) });
+  log(`converted ${modelName(abs)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return { convertedDir: out, checkpointDir: abs, converted: true, fim, contextTokens };
 }
 
@@ -50,22 +56,20 @@ function checkpointKey(dir: string, weights: WeightFormat): string {
   return hash.digest('hex').slice(0, 12);
 }
 
-/** `trained_context_tokens` of the checkpoint's manifest.json (our embedded pair: 256), or null. */
-function readTrainedContext(dir: string, log: (line: string) => void): number | null {
-  const n = readExportManifest(path.join(dir, 'manifest.json'), log)?.trained_context_tokens;
+/** `trained_context_tokens` of an export manifest (our embedded pair: 256), or null. */
+function trainedContext(manifest: Record<string, unknown> | null): number | null {
+  const n = manifest?.trained_context_tokens;
   return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : null;
 }
 
-/** `manifest.json` beside the checkpoint (our embedded pair writes one): `{ "fim": true|false, … }`. */
-function readFimVerdict(dir: string, log: (line: string) => void): boolean {
-  for (const file of [path.join(dir, 'manifest.json'), path.join(dir, '..', 'manifest.json')]) {
-    const json = readExportManifest(file, log);
-    if (json !== null && 'fim' in json) {
-      const fim = json.fim;
-      return fim === true || (typeof fim === 'object' && fim !== null && (fim as { usable?: unknown }).usable === true);
-    }
-  }
-  return false;
+/**
+ * The FIM verdict of an export manifest (beside the checkpoint, or the pair's one level up): `{ "fim": true|false }`
+ * or `{ "fim": { "usable": … } }`; null when it says nothing.
+ */
+function fimVerdict(manifest: Record<string, unknown> | null): boolean | null {
+  if (manifest === null || !('fim' in manifest)) return null;
+  const fim = manifest.fim;
+  return fim === true || (typeof fim === 'object' && fim !== null && (fim as { usable?: unknown }).usable === true);
 }
 
 /**

@@ -1,5 +1,5 @@
-// Wiring: settings → engine host (worker thread, or child process for WebGPU) → completion service → inline
-// provider, commands and status bar. Returns a small API (used by the e2e tests and other extensions).
+// Wiring: settings → engine client (the engine in a worker thread, or a child process for WebGPU) → completion
+// service → inline provider, commands and status bar. Returns a small API (used by the e2e tests and other extensions).
 import { fork } from 'node:child_process';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -9,7 +9,7 @@ import { childTransport, EngineClient, workerTransport } from '../engine/client'
 import type { EngineReady, ProviderChoice } from '../protocol/messages';
 import { registerCommands } from './commands';
 import { InlineProvider } from './inline-provider';
-import { selectModels } from './models';
+import { selectModels, setHubToken } from './models';
 import { RingCollector } from './ring';
 import { completionSettings, engineConfig, modelPair, readSettings, type Settings } from './settings';
 import { StatusBar, type EngineState } from './status-bar';
@@ -28,10 +28,14 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
   const workerScript = path.join(context.extensionPath, 'dist', 'worker.js');
   let settings = loadSettings(line);
   let state: EngineState = { kind: 'loading', detail: 'loading models…' };
-  let host: EngineClient | null = null;
+  let engine: EngineClient | null = null;
   let generating = false;
-  let enabled = settings.enable;
+  /** Toggle Completions pauses this window's completions; `simsd.enable` (per language) is read per document. */
+  let enabled = true;
   let resolveReady: (r: { device: string; models: string }) => void = () => undefined;
+  /** Select Models waits for the engine its settings change starts: each waiter hears that engine's loading and end. */
+  let switchWaiters: { report(detail: string): void; done(ok: boolean): void }[] = [];
+  const settleSwitch = (ok: boolean) => { for (const w of switchWaiters) w.done(ok); switchWaiters = []; };
   const ready = new Promise<{ device: string; models: string }>((r) => { resolveReady = r; });
   const languageAllowed = (doc: vscode.TextDocument): boolean => {
     if (doc.uri.scheme === 'output' || doc.uri.scheme === 'vscode-scm' || !enabledFor(doc)) return false;
@@ -46,12 +50,12 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
   const render = () => status.render(enabled ? state : { kind: 'disabled' }, stats.snapshot(), generating, offLanguage());
 
   const service = new CompletionService(
-    { request: (req, options) => (host ? host.request(req, options) : Promise.resolve(null)) },
+    { request: (req, options) => (engine ? engine.request(req, options) : Promise.resolve(null)) },
     completionSettings(settings, null),
-    () => (host?.ready?.executionProvider === 'webgpu' ? 'gpu' : 'cpu'),
+    () => (engine?.ready?.executionProvider === 'webgpu' ? 'gpu' : 'cpu'),
   );
   const provider = new InlineProvider(service, {
-    allowed: (doc, manual) => enabled && host?.ready !== null && host !== null && (manual || (settings.completion.auto && !generating)) && languageAllowed(doc),
+    allowed: (doc, manual) => enabled && engine?.ready !== null && engine !== null && (manual || (settings.completion.auto && !generating)) && languageAllowed(doc),
     served: (outcome, latencyMs) => {
       stats.record(outcome, latencyMs);
       if (outcome.result) {
@@ -67,9 +71,9 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
   // Warm-up prefill when the cursor rests on another line while the engine is idle (lowest priority; the next
   // keystroke supersedes it).
   const warmup = lineWarmup((doc, position) => {
-    if (!host?.ready || !enabled || doc.isClosed || !languageAllowed(doc) || host.queueDepth > 0) return;
+    if (!engine?.ready || !enabled || doc.isClosed || !languageAllowed(doc) || engine.queueDepth > 0) return;
     const snapshot = { text: doc.getText(), languageId: doc.languageId, uri: doc.uri.toString() };
-    void host.request(service.request(snapshot, { line: position.line, character: position.character }, 'warmup', 0, false)).catch((err: Error) => line(`warm-up failed: ${err.message}`));
+    void engine.request(service.request(snapshot, { line: position.line, character: position.character }, 'warmup', 0, false)).catch((err: Error) => line(`warm-up failed: ${err.message}`));
   });
 
   // Settings events can come in bursts (Select Models writes two keys): each start supersedes the previous one,
@@ -77,8 +81,8 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
   let starts = 0;
   async function startEngine(): Promise<void> {
     const mine = ++starts;
-    const old = host;
-    host = null;
+    const old = engine;
+    engine = null;
     service.suggestions.clear(); // texts of the previous models or settings
     await old?.dispose();
     state = { kind: 'loading', detail: 'loading models…' };
@@ -87,19 +91,26 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
     const provider = await chooseProvider(settings, workerScript, line);
     if (mine !== starts) return;
     const config = engineConfig(pair, settings, context.globalStorageUri.fsPath);
-    host = new EngineClient(config, provider, () => (provider.executionProvider === 'webgpu' ? childTransport(workerScript) : workerTransport(workerScript)), {
+    engine = new EngineClient(config, provider, () => (provider.executionProvider === 'webgpu' ? childTransport(workerScript) : workerTransport(workerScript)), {
       log: line,
+      loading: (detail) => {
+        state = { kind: 'loading', detail };
+        for (const w of switchWaiters) w.report(detail);
+        render();
+      },
       ready: (r: EngineReady) => {
         state = { kind: 'ready', ready: r };
         service.updateSettings(completionSettings(settings, r));
         line(`ready: ${r.target}${r.draft ? ` + ${r.draft}` : ''} on ${r.executionProvider} (${r.providerReason}); strategy ${r.strategy}; ${Math.round(r.loadMs)} ms`);
         resolveReady({ device: r.executionProvider === 'webgpu' ? 'WebGPU' : 'CPU', models: `${r.target}${r.draft ? ` + ${r.draft}` : ''}` });
+        settleSwitch(true);
         render();
       },
       failed: (message, restarting) => {
         line(`engine: ${message}`);
         if (!restarting) {
           state = { kind: 'error', message };
+          settleSwitch(false);
           void vscode.window.showErrorMessage(`SimSD: ${message}`);
         } else {
           state = { kind: 'loading', detail: 'restarting…' };
@@ -107,18 +118,25 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
         render();
       },
     });
-    host.start();
+    engine.start();
   }
 
   context.subscriptions.push(
     log, status,
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
     ...registerCommands({
-      host: () => host, settings: () => settings, log,
-      debugInfo: () => ({ settings, engine: host?.ready ?? null, state, stats: stats.snapshot(), suggestions: service.suggestions.stats() }),
+      engine: () => engine, settings: () => settings, log,
+      debugInfo: () => ({ settings, engine: engine?.ready ?? null, state, stats: stats.snapshot(), suggestions: service.suggestions.stats() }),
       setGenerating: (on) => { generating = on; render(); },
       toggle: () => { enabled = !enabled; render(); return enabled; },
-      selectModels: async () => { if (await selectModels()) line('model selection changed'); },
+      selectModels: async () => {
+        const changed = await selectModels({
+          extensionPath: context.extensionPath, secrets: context.secrets, hubEndpoint: () => settings.hub.endpoint, log: line,
+          engineSwitch: (report) => new Promise<boolean>((done) => { switchWaiters.push({ report, done }); }),
+        });
+        if (changed) line('model selection changed');
+      },
+      setHubToken: () => setHubToken(context.secrets),
       activeLanguage: () => vscode.window.activeTextEditor?.document.languageId ?? null,
     }),
     new RingCollector((ring) => service.setRing(ring), languageAllowed),
@@ -128,14 +146,13 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
       if (!e.affectsConfiguration('simsd')) return;
       const before = settings;
       settings = loadSettings(line);
-      enabled = settings.enable;
-      service.updateSettings(completionSettings(settings, host?.ready ?? null));
+      service.updateSettings(completionSettings(settings, engine?.ready ?? null));
       if (engineChanged(before, settings)) void startEngine();
       render();
     }),
-    vscode.workspace.onDidCloseTextDocument((doc) => host?.closeFile(doc.uri.toString())),
+    vscode.workspace.onDidCloseTextDocument((doc) => engine?.closeFile(doc.uri.toString())),
     vscode.window.onDidChangeTextEditorSelection((e) => warmup.moved(e.textEditor.document, e.selections[0].active)),
-    { dispose: () => void host?.dispose() },
+    { dispose: () => void engine?.dispose() },
   );
   void startEngine();
   void checkInlineSuggest(line);

@@ -3,16 +3,17 @@
 import * as vscode from 'vscode';
 import { extractCode } from '../completion/chat-answer';
 import type { EngineClient } from '../engine/client';
-import type { Settings } from './settings';
+import { completionSettings, type Settings } from './settings';
 
 export interface CommandContext {
-  readonly host: () => EngineClient | null;
+  readonly engine: () => EngineClient | null;
   readonly settings: () => Settings;
   readonly log: vscode.OutputChannel;
   readonly debugInfo: () => object;
   readonly setGenerating: (on: boolean) => void;
   readonly toggle: () => boolean;                 // returns the new enabled state
   readonly selectModels: () => Promise<void>;
+  readonly setHubToken: () => Promise<void>;
   readonly activeLanguage: () => string | null;   // the language of the active editor, for per-language enablement
 }
 
@@ -25,6 +26,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       void vscode.window.showInformationMessage(`SimSD completions ${on ? 'enabled' : 'disabled'}.`);
     }),
     vscode.commands.registerCommand('simsd.selectModels', () => ctx.selectModels()),
+    vscode.commands.registerCommand('simsd.setHubToken', () => ctx.setHubToken()),
     vscode.commands.registerCommand('simsd.showLog', () => ctx.log.show(true)),
     vscode.commands.registerCommand('simsd.copyDebugInfo', async () => {
       await vscode.env.clipboard.writeText(JSON.stringify(ctx.debugInfo(), null, 2));
@@ -51,9 +53,9 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
 
 async function generateCode(ctx: CommandContext): Promise<void> {
   const editor = vscode.window.activeTextEditor;
-  const host = ctx.host();
+  const engine = ctx.engine();
   if (!editor) return void vscode.window.showWarningMessage('SimSD: open a file to generate code into.');
-  if (!host?.ready) return void vscode.window.showWarningMessage('SimSD: the models are still loading; try again in a moment.');
+  if (!engine?.ready) return void vscode.window.showWarningMessage('SimSD: the models are still loading; try again in a moment.');
   const instruction = await vscode.window.showInputBox({ title: 'SimSD: Generate Code', prompt: 'What should the code do?', placeHolder: 'e.g. a function that parses ISO dates' });
   if (!instruction) return;
   const document = editor.document;
@@ -69,9 +71,9 @@ async function generateCode(ctx: CommandContext): Promise<void> {
       { location: vscode.ProgressLocation.Notification, title: 'SimSD: generating…', cancellable: true },
       (progress, token) => {
         token.onCancellationRequested(() => { cancelled = true; });
-        return host.request({
+        return engine.request({
           kind: 'generate', fileKey: '', prompt: { kind: 'chat', instruction, context, languageId: document.languageId },
-          params: { strategy: settings.decode.strategy, rule: settings.decode.revealRule, maxTokens: settings.generate.maxTokens, threshold: settings.decode.threshold },
+          params: { ...completionSettings(settings, null).decode, maxTokens: settings.generate.maxTokens },
         }, { cancellation: token, onProgress: (text) => progress.report({ message: `${text.length} characters` }) });
       },
     );

@@ -1,6 +1,7 @@
 // The inline completion provider: copies the editor state into a plain snapshot, asks the CompletionService
-// (suggestion cache → engine → post-processing) and turns the answer into ghost text. VS Code's cancellation
-// token is passed through, so typing on cancels the engine request within one forward.
+// (suggestion cache, stream reuse, engine, post-processing) and turns the answer into ghost text. VS Code's
+// cancellation token is passed through: it stops this keystroke's wait; the service decides whether the generation
+// goes on for the next keystroke to adopt (docs/architecture.md §5).
 import * as vscode from 'vscode';
 import type { CompletionOutcome, CompletionService } from '../completion/service';
 

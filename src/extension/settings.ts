@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { CompletionLimits, CompletionSettings } from '../completion/service';
 import type { EngineConfig, EngineReady, ModelLocation } from '../protocol/messages';
 import type { RevealRuleName, StrategyName } from '../protocol/request';
+import { modelName } from '../hub/names';
 import packageJson from '../../package.json';
 
 export type StrategySetting = StrategyName | 'auto';
@@ -28,6 +29,7 @@ export interface Settings {
     readonly blocksPerVerify: number | 'auto';
   };
   readonly model: { readonly draft: string; readonly target: string };   // '' = the embedded pair
+  readonly hub: { readonly endpoint: string };     // '' = HF_ENDPOINT, else https://huggingface.co
   readonly executionProvider: ProviderSetting;
   readonly threads: number | null;                 // null = cores − 1
   readonly cacheMaxMemoryMB: number;
@@ -111,6 +113,7 @@ export function readSettings(get: Get): SettingsRead {
       blocksPerVerify: autoOrNumber('decode.blocksPerVerify'),
     },
     model: { draft: read('model.draft') as string, target: read('model.target') as string },
+    hub: { endpoint: read('hub.endpoint') as string },
     executionProvider: read('executionProvider') as ProviderSetting,
     threads: threads === 'auto' ? null : threads, // a bad value falls back to the declared default, "auto"
     cacheMaxMemoryMB: read('cache.maxMemoryMB') as number,
@@ -148,7 +151,7 @@ export interface PairChoice {
 
 export function modelPair(extensionPath: string, settings: Settings): PairChoice {
   const embedded = (role: 'target' | 'draft'): ModelLocation => ({ dir: path.join(extensionPath, 'models', role), label: `embedded ${role}` });
-  const custom = (dir: string, role: string): ModelLocation => ({ dir, label: `${path.basename(dir)} (${role})` });
+  const custom = (dir: string, role: string): ModelLocation => ({ dir, label: `${modelName(dir)} (${role})` });
   if (settings.model.target === '') {
     return { target: embedded('target'), draft: settings.model.draft === '' ? embedded('draft') : custom(settings.model.draft, 'draft') };
   }

@@ -31,6 +31,11 @@ export class StatusBar implements vscode.Disposable {
   }
 }
 
+/** The target's name without its role: `JetLM/SDAR-8B-Chat`, or `embedded` for the built-in pair. */
+function modelLabel(target: string): string {
+  return target.startsWith('embedded') ? 'embedded' : target.replace(/ \((target|draft)\)$/, '');
+}
+
 function device(ready: EngineReady): string {
   return ready.executionProvider === 'webgpu' ? 'WebGPU' : 'CPU';
 }
@@ -42,10 +47,11 @@ function text(state: EngineState, s: StatsSnapshot, generating: boolean): string
     case 'disabled': return '$(circle-slash) SimSD off';
     case 'ready': {
       const icon = generating ? '$(loading~spin)' : '$(sparkle)';
-      if (s.lastTokPerS === null) return `${icon} SimSD ready · ${device(state.ready)}`;
+      const model = modelLabel(state.ready.target);
+      if (s.lastTokPerS === null) return `${icon} SimSD ready · ${model} · ${device(state.ready)}`;
       const accept = s.lastAcceptLength === null ? '' : ` · ${s.lastAcceptLength.toFixed(1)}/verify`;
       const hits = s.served > 0 ? ` · ${Math.round((100 * s.zeroCall) / s.served)}% cached` : '';
-      return `${icon} SimSD ${s.lastTokPerS.toFixed(0)} tok/s${accept}${hits} · ${device(state.ready)}`;
+      return `${icon} SimSD ${s.lastTokPerS.toFixed(0)} tok/s${accept}${hits} · ${model} · ${device(state.ready)}`;
     }
   }
 }

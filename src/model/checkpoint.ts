@@ -5,9 +5,9 @@ import { closeSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CONFIG_FILE, isRecord, readConfig } from './config';
 import { CheckpointError } from './errors';
-import { type Dtype, isCount, numElements, readHeader, readTensor, type TensorEntry } from './safetensors';
+import { type Dtype, isCount, numElements, readHeader, readTensor, readTensorRows, type TensorEntry } from './safetensors';
 import { loadTokenizer, TOKENIZER_FILE, type SdarTokenizer } from './tokenizer';
-import type { SdarConfig, Tensor, WeightSource } from './types';
+import type { SdarConfig, Tensor, TensorRows, WeightSource } from './types';
 import { MAX_BYTES, openRegularFile, readJsonFile } from './user-file';
 
 export const SINGLE_FILE = 'model.safetensors';
@@ -90,21 +90,29 @@ export function openCheckpoint(dir: string, options: OpenOptions = {}): Checkpoi
   validateCheckpoint(config, table);
   const fds = new Map<string, number>();
   let closed = false;
+  const open = (name: string): { entry: TensorEntry; fd: number } => {
+    if (closed) throw new Error(`checkpoint ${dir} is closed`);
+    const entry = table.tensors.get(name);
+    if (entry === undefined) throw new CheckpointError(table.indexFile ?? table.files[0], 'missing-tensor', `tensor ${name} is missing`);
+    let fd = fds.get(entry.file);
+    if (fd === undefined) {
+      fd = openRegularFile(entry.file, 'bad-header').fd;
+      fds.set(entry.file, fd);
+    }
+    return { entry, fd };
+  };
   return {
     dir,
     config,
     table,
     names: () => [...table.tensors.keys()],
     read(name: string): Tensor {
-      if (closed) throw new Error(`checkpoint ${dir} is closed`);
-      const entry = table.tensors.get(name);
-      if (entry === undefined) throw new CheckpointError(table.indexFile ?? table.files[0], 'missing-tensor', `tensor ${name} is missing`);
-      let fd = fds.get(entry.file);
-      if (fd === undefined) {
-        fd = openRegularFile(entry.file, 'bad-header').fd;
-        fds.set(entry.file, fd);
-      }
+      const { entry, fd } = open(name);
       return { shape: entry.shape, data: readTensor(fd, entry) };
+    },
+    rows(name: string): TensorRows {
+      const { entry } = open(name);
+      return { shape: entry.shape, read: (start, count, into) => readTensorRows(open(name).fd, entry, start, count, into) };
     },
     close() {
       closed = true;

@@ -18,8 +18,8 @@ export interface WeightEmitter {
   dense(b: GraphBuilder, name: string): string;
   /** The embedding table, fp32 or fp16 (`isF16`: the graph casts the gathered rows). */
   embedding(b: GraphBuilder, name: string): { name: string; isF16: boolean };
-  /** A computed fp32 constant (RoPE tables). */
-  computed(b: GraphBuilder, name: string, dims: readonly number[], data: Float32Array): string;
+  /** A computed fp32 constant (RoPE tables, the ban bias); `data` is called only the first time `name` is asked for. */
+  computed(b: GraphBuilder, name: string, dims: readonly number[], data: () => Float32Array): string;
 }
 
 export interface GraphOptions {
@@ -114,9 +114,10 @@ function applyLinear(b: GraphBuilder, input: string, w: LinearWeight, accuracyLe
 
 /** cos/sin caches [maxPositions, D/2], fp32 as HF computes them (the same function the reference uses). */
 function rope(b: GraphBuilder, weights: WeightEmitter, config: SdarConfig): { cos: string; sin: string } {
-  const { cos, sin } = ropeTables(config, Array.from({ length: config.maxPositions }, (_, p) => p));
+  let tables: { cos: Float32Array; sin: Float32Array } | undefined;
+  const table = () => (tables ??= ropeTables(config, Array.from({ length: config.maxPositions }, (_, p) => p)));
   const dims = [config.maxPositions, config.headDim / 2];
-  return { cos: weights.computed(b, 'rope_cos', dims, cos), sin: weights.computed(b, 'rope_sin', dims, sin) };
+  return { cos: weights.computed(b, 'rope_cos', dims, () => table().cos), sin: weights.computed(b, 'rope_sin', dims, () => table().sin) };
 }
 
 /** Gather the select rows before the final norm and lm_head, then reduce to id + probability (+ variant heads). */
@@ -124,8 +125,11 @@ function heads(b: GraphBuilder, config: SdarConfig, weights: WeightEmitter, opts
   const V = config.vocabSize;
   const rows = b.op1('Gather', [x, select], { axis: 1 });                                          // [1, R, H]
   const normed = b.op1('SimplifiedLayerNormalization', [rows, weights.dense(b, 'model.norm.weight')], { axis: -1, epsilon: { float: config.rmsNormEps } });
-  const banBias = new Float32Array(V);
-  for (const id of opts.bannedIds) banBias[id] = -Infinity;
+  const banBias = () => {
+    const bias = new Float32Array(V);
+    for (const id of opts.bannedIds) bias[id] = -Infinity;
+    return bias;
+  };
   const logits = b.op1('Add', [applyLinear(b, normed, weights.linear(b, 'lm_head.weight'), opts.accuracyLevel),
     weights.computed(b, 'ban_bias', [V], banBias)]);                                               // [1, R, V]
   const flat = b.constInt64('flat', [-1]);

@@ -114,21 +114,39 @@ function parseHeader(file: string, fileBytes: number, dataStart: number, text: s
  * The caller owns `fd` (opened on entry.file).
  */
 export function readTensor(fd: number, entry: TensorEntry): Float32Array {
-  const out = new Float32Array(entry.byteLength / DTYPE_BYTES[entry.dtype]);
-  if (entry.dtype === 'F32') {
-    // Little-endian on disk and on every supported host: read straight into the result.
-    const bytes = new Uint8Array(out.buffer);
-    for (let done = 0; done < bytes.length; done += CHUNK_BYTES) {
-      readExactly(fd, bytes.subarray(done, Math.min(done + CHUNK_BYTES, bytes.length)), entry.position + done, entry.file);
-    }
-    return out;
+  return readElements(fd, entry, 0, entry.byteLength / DTYPE_BYTES[entry.dtype], undefined);
+}
+
+/**
+ * Reads rows [start, start + count) of the tensor's first dimension as fp32 (a 1-D tensor's rows are its values).
+ * With `into` long enough, the values land there and a subarray of it is returned: a converter streaming a tensor
+ * in pieces reuses one buffer. No other memory is used: bf16/f16 bytes are read into the upper half of the result
+ * and widened in place.
+ */
+export function readTensorRows(fd: number, entry: TensorEntry, start: number, count: number, into?: Float32Array): Float32Array {
+  const rows = entry.shape.length === 0 ? 1 : entry.shape[0];
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(count) || start < 0 || count < 0 || start + count > rows) {
+    throw new RangeError(`rows [${start}, ${start + count}) of ${entry.name} ${JSON.stringify(entry.shape)}`);
   }
-  const widen = entry.dtype === 'BF16' ? bf16ToF32 : f16ToF32;
-  const scratch = new Uint8Array(Math.min(CHUNK_BYTES, entry.byteLength)); // own buffer: 2-byte aligned
-  for (let done = 0; done < entry.byteLength; done += CHUNK_BYTES) {
-    const bytes = scratch.subarray(0, Math.min(CHUNK_BYTES, entry.byteLength - done));
-    readExactly(fd, bytes, entry.position + done, entry.file);
-    widen(new Uint16Array(bytes.buffer, 0, bytes.length / 2), out.subarray(done / 2, (done + bytes.length) / 2));
+  const rowSize = numElements(entry.shape.slice(1));
+  return readElements(fd, entry, start * rowSize, count * rowSize, into);
+}
+
+function readElements(fd: number, entry: TensorEntry, first: number, count: number, into: Float32Array | undefined): Float32Array {
+  const out = into !== undefined && into.length >= count ? into.subarray(0, count) : new Float32Array(count);
+  const width = DTYPE_BYTES[entry.dtype];
+  const position = entry.position + first * width;
+  const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  // Little-endian on disk and on every supported host: F32 is read straight into the result. A 2-byte dtype is read
+  // into the upper half and widened front to back: writing value i overwrites source values 2i − n and 2i − n + 1,
+  // both ≤ i, so each is consumed before it is overwritten.
+  const raw = width === 4 ? bytes : bytes.subarray(count * 2);
+  for (let done = 0; done < raw.length; done += CHUNK_BYTES) {
+    readExactly(fd, raw.subarray(done, Math.min(done + CHUNK_BYTES, raw.length)), position + done, entry.file);
+  }
+  if (width === 2) {
+    const half = new Uint16Array(out.buffer, out.byteOffset + count * 2, count);
+    (entry.dtype === 'BF16' ? bf16ToF32 : f16ToF32)(half, out as Float32Array<ArrayBuffer>);
   }
   return out;
 }

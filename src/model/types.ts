@@ -32,6 +32,18 @@ export interface WeightSource {
   names(): readonly string[];
   /** Reads one tensor converted to fp32. Throws a CheckpointError when absent or malformed. */
   read(name: string): Tensor;
+  /**
+   * Optional streaming access (a checkpoint on disk has it): the shape, and rows of the first dimension read on
+   * demand, so that the converter never holds a whole tensor. Must agree with read(). Sources without it are read
+   * whole.
+   */
+  rows?(name: string): TensorRows;
+}
+
+/** One tensor read by rows: `read(start, count, into?)` gives rows [start, start + count) as fp32 (into `into` when it is long enough). */
+export interface TensorRows {
+  readonly shape: readonly number[];
+  read(start: number, count: number, into?: Float32Array): Float32Array;
 }
 
 /** One forward pass request. Every row sees the committed cache `[0, cache.length)`. */

@@ -26,14 +26,18 @@ export function storageOf(name: string, format: WeightFormat): Storage {
   return 'fp32'; // norms: small, and computed in fp32 (models.md §1)
 }
 
-/** Rounds to fp16 and back, refusing values that would overflow (bf16 checkpoints can exceed fp16's range). */
-export function toF16Bits(name: string, t: Tensor): Uint16Array {
+/**
+ * Rounds to fp16, refusing values that would overflow (bf16 checkpoints can exceed fp16's range). `firstIndex`:
+ * where `t.data` starts in the whole tensor, when it is one piece of it (the error names the index in the tensor);
+ * `dst`: where to write the bits (as long as `t.data`), else a new array.
+ */
+export function toF16Bits(name: string, t: Pick<Tensor, 'data'>, firstIndex = 0, dst?: Uint16Array<ArrayBuffer>): Uint16Array {
   for (let i = 0; i < t.data.length; i++) {
     if (!(Math.abs(t.data[i]) <= FP16_MAX)) {
-      throw new CheckpointError(name, 'bad-model', `value ${t.data[i]} at index ${i} does not fit fp16; convert with --weights fp32 or int4`);
+      throw new CheckpointError(name, 'bad-model', `value ${t.data[i]} at index ${firstIndex + i} does not fit fp16; convert with --weights fp32 or int4`);
     }
   }
-  return f32ToF16(t.data);
+  return f32ToF16(t.data, dst);
 }
 
 export function roundToF16(name: string, t: Tensor): Float32Array {

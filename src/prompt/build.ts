@@ -165,17 +165,30 @@ function commentLine(languageId: string, text: string): string {
 
 /**
  * Generate Code's prompt: the instruction, then as much of the code before the cursor as fits `budget` tokens, nearest
- * the cursor first; the instruction itself is always kept. `encodeChat` renders the checkpoint's chat template.
+ * the cursor first; the instruction itself is always kept. `encodeChat` renders the checkpoint's chat template (a
+ * program with a time budget of its own), so it runs at most three times: the code's share is sized with `encode`.
  */
 export function buildChatPrompt(
-  instruction: string, code: string, languageId: string, encodeChat: (userMessage: string) => number[], budget: number,
+  instruction: string, code: string, languageId: string, encodeChat: (userMessage: string) => number[],
+  encode: (text: string) => number[], budget: number,
 ): number[] {
-  const ask = (context: string) => encodeChat(`${instruction}${context}\nReply with code only.`);
+  const ask = (kept: string) => encodeChat(kept.trim() === ''
+    ? `${instruction}\nReply with code only.`
+    : `${instruction}\n\nThe code before the cursor (${languageId}):\n\`\`\`\n${kept}\n\`\`\`\nReply with code only.`);
+  const bare = ask('');
   const lines = code.split('\n');
-  for (let from = 0; from <= lines.length; from += Math.max(1, Math.ceil(lines.length / 8))) {
-    const kept = lines.slice(from).join('\n');
-    const ids = ask(kept.trim() === '' ? '' : `\n\nThe code before the cursor (${languageId}):\n\`\`\`\n${kept}\n\`\`\``);
-    if (ids.length <= budget || kept.trim() === '') return ids;
+  // The first line to keep: the longest tail of lines whose tokens fit what the bare prompt leaves (binary search).
+  let room = budget - bare.length - 16; // 16: the fence and the header around the code
+  for (let attempt = 0; attempt < 2 && room > 0; attempt++) {
+    let low = 0;
+    let high = lines.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (encode(lines.slice(mid).join('\n')).length <= room) high = mid; else low = mid + 1;
+    }
+    const ids = ask(lines.slice(low).join('\n'));
+    if (ids.length <= budget) return ids;
+    room -= ids.length - budget; // the estimate was short by this much: try once more with less code
   }
-  return ask('');
+  return bare;
 }

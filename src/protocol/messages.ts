@@ -93,8 +93,9 @@ export type HostMessage =
 
 export type EngineMessage =
   | { readonly type: 'ready'; readonly v: number; readonly ready: EngineReady }
+  | { readonly type: 'loading'; readonly detail: string }                      // e.g. converting a checkpoint: 40 %
   | { readonly type: 'progress'; readonly id: number; readonly text: string }   // the output so far, decoded
   | { readonly type: 'done'; readonly result: GenerationResult }
   | { readonly type: 'cancelled'; readonly id: number }
-  | { readonly type: 'error'; readonly id: number | null; readonly message: string; readonly fatal: boolean }
+  | { readonly type: 'error'; readonly id: number | null; readonly message: string }               // id null: loading failed
   | { readonly type: 'log'; readonly line: string };

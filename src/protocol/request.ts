@@ -26,7 +26,7 @@ export interface GenerateParams {
   readonly blocksPerVerify?: number;          // K blocks per verification; default 1
   readonly stopIds?: readonly number[];       // extra stop ids
   readonly modelStopIds?: boolean;            // default true; false ignores the model's stop ids (parity runs)
-  /** Single-line completions: the output ends with the first line break that follows non-blank text. */
+  /** Single-line completions: the output ends with the first line break (the first line is all they show). */
   readonly stopAtLineEnd?: boolean;
 }
 

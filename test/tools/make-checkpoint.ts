@@ -1,6 +1,8 @@
 // Writes a random SDAR checkpoint in the real layout, for manual checks and benches.
-// Usage: node out/tools/make-checkpoint.js DIR [--shape tiny|small|sdar-1.7b] [--layers N] [--seed S] [--shards N]
-// sdar-1.7b: SDAR-1.7B's exact config (hidden 2048, 16/8 heads, head 128, vocab 151936, BF16, sharded) with N layers.
+// Usage: node out/tools/make-checkpoint.js DIR [--shape tiny|small|sdar-1.7b|sdar-8b] [--layers N] [--seed S] [--shards N]
+// sdar-1.7b: SDAR-1.7B's exact config (hidden 2048, 16/8 heads, head 128, FFN 6144, vocab 151936, BF16, 2 shards) with
+// N layers (the real model has 28: about 4 GB). sdar-8b: SDAR-8B's (hidden 4096, 32/8 heads, head 128, FFN 12288,
+// vocab 151936, untied lm_head, BF16, 4 shards) with N layers (the real model has 36: about 16 GB).
 import { makeCheckpoint, sdar17bShape, SMALL, TINY, type FixtureOptions } from '../fixtures/tiny-checkpoint';
 
 function flag(name: string, fallback: string): string {
@@ -10,12 +12,13 @@ function flag(name: string, fallback: string): string {
 
 const dir = process.argv[2];
 if (!dir || dir.startsWith('--')) {
-  process.stderr.write('usage: make-checkpoint DIR [--shape tiny|small|sdar-1.7b] [--layers N] [--seed S] [--shards N]\n');
+  process.stderr.write('usage: make-checkpoint DIR [--shape tiny|small|sdar-1.7b|sdar-8b] [--layers N] [--seed S] [--shards N]\n');
   process.exit(2);
 }
 const shape = flag('shape', 'tiny');
-const layers = Number(flag('layers', shape === 'sdar-1.7b' ? '2' : '2'));
-const shapes: Record<string, FixtureOptions> = { tiny: { ...TINY, numLayers: layers }, small: { ...SMALL, numLayers: layers }, 'sdar-1.7b': sdar17bShape(layers) };
+const layers = Number(flag('layers', '2'));
+const sdar8bShape: FixtureOptions = { hiddenSize: 4096, numLayers: layers, numHeads: 32, numKvHeads: 8, headDim: 128, intermediateSize: 12288, vocabSize: 151936, dtype: 'BF16', sharded: 4 };
+const shapes: Record<string, FixtureOptions> = { tiny: { ...TINY, numLayers: layers }, small: { ...SMALL, numLayers: layers }, 'sdar-1.7b': sdar17bShape(layers), 'sdar-8b': sdar8bShape };
 const options = shapes[shape];
 if (!options) throw new Error(`unknown --shape ${shape}`);
 const started = Date.now();

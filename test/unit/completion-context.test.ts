@@ -74,7 +74,7 @@ describe('insertAtCursor', () => {
   const cases: readonly [string, string, number, number, string][] = [
     ['same line', numbered(10), 5, 2, 'abc'],
     ['new lines, uncapped', numbered(6), 3, 4, 'x\n  y\nz'],
-    ['new lines, prefix window slides', numbered(40), 30, 3, 'foo()\n    bar'],
+    ['new lines, prefix lines slide', numbered(40), 30, 3, 'foo()\n    bar'],
     ['at the top of the document', 'first\nsecond', 0, 0, 'a\nb\n'],
   ];
   for (const [name, text, line, character, inserted] of cases) {
@@ -143,7 +143,7 @@ describe('ring chunks', () => {
     assert.equal(ring[0]!.path, '4.ts');
   });
 
-  test('request time drops chunks more than 0.5 similar to the window', () => {
+  test('request time drops chunks more than 0.5 similar to the cursor context', () => {
     const text = body('w', 10).join('\n');
     const context = buildCursorContext(doc(text), { line: 5, character: 0 });
     const copy = chunk('copy.ts', body('w', 10));

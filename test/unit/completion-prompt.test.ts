@@ -182,3 +182,22 @@ describe('memoizeTokenizer', () => {
     assert.ok(Object.isFrozen(memo.encode('x = ab')));
   });
 });
+
+describe('Generate Code chat prompt', () => {
+  test('keeps the code nearest the cursor that fits, renders the template at most three times, never exceeds the budget', async () => {
+    const { buildChatPrompt } = await import('../../src/prompt/build');
+    const code = Array.from({ length: 200 }, (_, i) => `line ${i}`).join('\n');
+    let renders = 0;
+    const encodeChat = (message: string) => { renders++; return charTokenizer.encode(`<|user|>${message}<|assistant|>`); };
+    for (const budget of [40, 300, 900, 5000]) {
+      renders = 0;
+      const ids = buildChatPrompt('write f', code, 'python', encodeChat, charTokenizer.encode, budget);
+      const text = decode(ids);
+      assert.ok(renders <= 3, `${renders} renders at budget ${budget}`);
+      assert.ok(ids.length <= budget || !text.includes('line'), `over budget ${budget}: ${ids.length}`);
+      assert.ok(text.includes('write f'), 'the instruction is always kept');
+      if (text.includes('line ')) assert.ok(text.includes('line 199'), 'the lines nearest the cursor come first');
+    }
+    assert.ok(decode(buildChatPrompt('write f', code, 'python', encodeChat, charTokenizer.encode, 5000)).includes('line 0'), 'all of it when it fits');
+  });
+});

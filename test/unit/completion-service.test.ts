@@ -77,7 +77,7 @@ test('an answer that post-processing discards is reported as a model call with n
   assert.equal(outcome?.text, null);
 });
 
-test('the prefix window starts on a 32-line anchor, so moving one line down keeps the prompt head', () => {
+test('the prefix lines start on a 32-line anchor, so moving one line down keeps the prompt head', () => {
   const service = new CompletionService(fakeEngine(''), { ...SETTINGS, prefixLines: 40 }, () => 'cpu');
   const text = Array.from({ length: 200 }, (_, i) => `line ${i}`).join('\n');
   const a = service.contextFor(doc(text), { line: 100, character: 0 });
@@ -155,6 +155,7 @@ test('stream reuse only when the output agrees with what was typed; otherwise a 
   const b = service.complete(doc('def f(x):\n    p\n'), { line: 1, character: 5 }, false, typingToken());
   await tick();
   assert.equal(engine.calls.length, 2, 'typing "p" against "return…" asks the model again');
+  assert.equal(engine.calls[0].cancelled, true, 'the generation it could not serve was replaced');
   engine.calls[1].finish('ass\n');
   assert.equal((await b)?.text, 'ass');
 });
@@ -169,4 +170,26 @@ test('a generation nobody adopts is cancelled after its grace period', async () 
   assert.equal(engine.calls[0].cancelled, false, 'kept for a while');
   await new Promise((r) => setTimeout(r, 400));
   assert.equal(engine.calls[0].cancelled, true, 'then cancelled');
+});
+
+test('the grace period restarts with every last drop: an adopted-then-dropped generation gets its full grace again', async () => {
+  const engine = controlledEngine();
+  const service = new CompletionService(engine, { ...SETTINGS, multiline: 'never' }, () => 'cpu');
+  const first = typingToken();
+  void service.complete(doc('def f(x):\n    \n'), { line: 1, character: 4 }, false, first);
+  await tick();
+  engine.calls[0].progress('return x');
+  first.cancel();                                       // last drop #1: a grace timer starts
+  await new Promise((r) => setTimeout(r, 200));
+  const second = typingToken();
+  void service.complete(doc('def f(x):\n    r\n'), { line: 1, character: 5 }, false, second); // adopts it
+  await tick();
+  await new Promise((r) => setTimeout(r, 150));         // timer #1 would have fired here
+  assert.equal(engine.calls[0].cancelled, false, 'the adoption cleared the first timer');
+  second.cancel();                                      // last drop #2: a fresh 300 ms
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(engine.calls[0].cancelled, false, 'still within the second grace period');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(engine.calls[0].cancelled, true);
+  assert.equal(engine.calls.length, 1);
 });

@@ -49,7 +49,7 @@ describe('typing-through', () => {
     assert.equal(cache.lookup(at(FILE.replace(CURSOR, `os${CURSOR}`))), null);
   });
 
-  test('still works when the prefix window slid down by the typed lines', () => {
+  test('still works when the prefix lines slid down by the typed lines', () => {
     const limits = { prefixLines: 2, suffixLines: 4 };
     const cache = new SuggestionCache();
     cache.markShown(at(FILE, limits), COMPLETION);
@@ -117,7 +117,7 @@ describe('LRU', () => {
 });
 
 describe('lookback', () => {
-  test('prefix minus 1–3 leading lines: an edit at the top of the window still hits', () => {
+  test('prefix minus 1–3 leading lines: an edit at the top of the prefix lines still hits', () => {
     const cache = new SuggestionCache();
     cache.store(at(FILE), COMPLETION);
     assert.deepEqual(cache.lookup(at(FILE.replace('import os', 'import sys'))), {

@@ -22,7 +22,6 @@ function typed(count: number, gapMs: number, start: TriggerTimings = INITIAL_TRI
 
 const midWord: DebounceRequest = {
   manual: false,
-  suggestionCacheHit: false,
   device: 'gpu',
   linePrefix: '    valu',
   lineSuffix: ')',
@@ -33,7 +32,6 @@ describe('debounce', () => {
   test('manual triggers and suggestion-cache hits never wait', () => {
     const slow = typed(50, 300);
     assert.equal(debounceMs(slow, { ...midWord, manual: true }), 0);
-    assert.equal(debounceMs(slow, { ...midWord, suggestionCacheHit: true }), 0);
     assert.equal(debounceMs(slow, { ...midWord, manual: true }, 250), 0);
   });
 

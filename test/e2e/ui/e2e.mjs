@@ -38,6 +38,9 @@ const CHECKS = [
   'status-after',
   'generate-code',
   'show-log',
+  'hub-token',
+  'pull-preset',
+  'ghost-pulled',
 ];
 
 const t0 = Date.now();
@@ -536,6 +539,54 @@ async function main() {
     return (await r.jsonValue());
   });
   await shot('3-final.png');
+
+  // Select Models → the paper's pair from the stand-in hub (ui/run.sh serves the embedded pair as JetLM/SDAR-1.7B-Chat
+  // and JetLM/SDAR-8B-Chat, gated by a token) → the download and conversion notification → the status bar names the
+  // new target → ghost text from it.
+  await check('hub-token', async () => {
+    await runCommand('SimSD: Set Hugging Face Token', { closes: false });
+    await page.waitForFunction(() => {
+      const a = document.activeElement;
+      return a?.tagName === 'INPUT' && !!a.closest('.quick-input-widget') && !a.value.startsWith('>') && a.type === 'password';
+    }, null, { timeout: 15000 }).catch(() => { throw new Error('no password box after "SimSD: Set Hugging Face Token"'); });
+    await page.locator('.quick-input-widget input').first().fill(process.env.HUB_TOKEN);
+    await page.keyboard.press('Enter');
+    await page.locator('.notification-toast .notification-list-item-message', { hasText: /token saved/i }).first().waitFor({ timeout: 15000 })
+      .catch(() => { throw new Error('no "token saved" notification'); });
+    return { endpoint: process.env.HUB_ENDPOINT };
+  });
+
+  await check('pull-preset', async () => {
+    await runCommand('SimSD: Select Models', { closes: false });
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'SimSD paper pair' }).first();
+    await row.waitFor({ state: 'visible', timeout: 15000 }).catch(() => { throw new Error('the preset is not in Select Models'); });
+    await page.evaluate(() => window.__simsd.watchNotifications());
+    const tPick = Date.now();
+    await row.click();
+    const handle = await page.waitForFunction((sel) => {
+      const t = (document.querySelector(sel)?.textContent ?? '').replace(/\u00a0/g, ' ');
+      return /SDAR-8B-Chat/.test(t) && /ready|tok\/s/i.test(t) ? t : false;
+    }, STATUS_SELECTOR, { timeout: READY_TIMEOUT_MS, polling: 200 }).catch(async () => {
+      throw new Error(`the status bar did not name the pulled target within ${READY_TIMEOUT_MS} ms; it reads ${JSON.stringify(await statusText().catch(() => '?'))}`);
+    });
+    const status = (await handle.jsonValue()).trim();
+    const notes = await page.evaluate(() => { window.__simsdNotes.stop(); return [...window.__simsdNotes.seen]; });
+    result.timings.pullMs = Date.now() - tPick;
+    await shot('4-pulled.png');
+    // The tiny files download in a blink, so the progress toast may be gone before it is painted; the closing
+    // message names the pair either way.
+    if (!notes.some((n) => /downloading JetLM\/SDAR|now using JetLM\/SDAR-8B-Chat/.test(n))) throw new Error(`no download notification seen (saw ${JSON.stringify(notes)})`);
+    return { status, ms: result.timings.pullMs, notifications: notes.slice(0, 6) };
+  });
+
+  await check('ghost-pulled', async () => {
+    const f = { key: 'pulled', name: 'pulled.py', line: 3 };
+    await openFile(f);
+    await runCommand('Trigger Inline Suggestion');
+    const ghost = await waitGhost(GHOST_TIMEOUT_MS * 3, 'palette trigger with the pulled pair');
+    await shot('5-ghost-pulled.png');
+    return { ghost, status: await statusText() };
+  });
 }
 
 let fatal = null;

@@ -25,6 +25,7 @@ finish() {
   local teardown_ok=1 t_td
   t_td=$(date +%s.%N)
   e2e_teardown || teardown_ok=0
+  [ -n "${HUB_PID:-}" ] && kill "$HUB_PID" 2>/dev/null
   local teardown_s; teardown_s=$(awk -v a="$t_td" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
   local passed=0 failed=1
   if [ -n "$OUT" ] && [ -f "$OUT/result.json" ]; then
@@ -86,8 +87,24 @@ PATH="$NODE24:$PATH" outside_npm "$CS" --user-data-dir "$W/user" --extensions-di
 ls -d "$W"/exts/simsd.simsd-* >/dev/null 2>&1 || { cat "$W/install.log" >&2; e2e_log "simsd.simsd not in $W/exts after install"; exit 2; }
 INSTALL_S=$(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
 
+# A stand-in Hugging Face Hub on loopback for the Select Models check: the embedded pair served as the paper's pair,
+# gated by a token (the test sets it through SecretStorage); the profile points simsd.hub.endpoint at it.
+HUB_TOKEN="hf_e2e_$(date +%s)"
+(cd "$REPO" && npx --no-install esbuild test/tools/hub-serve.ts --bundle --platform=node --format=cjs --outfile="$W/hub-serve.js" --log-level=warning) >&2 \
+  || { e2e_log "building the stand-in hub failed"; exit 2; }
+node "$W/hub-serve.js" --repo "JetLM/SDAR-8B-Chat=$SIMSD_EXT/models/target" --repo "JetLM/SDAR-1.7B-Chat=$SIMSD_EXT/models/draft" \
+  --token "$HUB_TOKEN" > "$W/hub.json" 2> "$W/hub.log" &
+HUB_PID=$!
+for i in $(seq 1 100); do [ -s "$W/hub.json" ] && break; sleep 0.1; done
+HUB_ENDPOINT="$(node -p "require('$W/hub.json').endpoint" 2>/dev/null)" || { e2e_log "the stand-in hub did not start: $(cat "$W/hub.log")"; exit 2; }
+node -e "const f=process.argv[1];const s=JSON.parse(require('fs').readFileSync(f,'utf8'));s['simsd.hub.endpoint']=process.argv[2];require('fs').writeFileSync(f,JSON.stringify(s,null,2))" \
+  "$W/user/User/settings.json" "$HUB_ENDPOINT"
+export HUB_TOKEN HUB_ENDPOINT
+e2e_log "stand-in hub $HUB_ENDPOINT (pid $HUB_PID)"
+
 t=$(date +%s.%N)
-e2e_serve || exit 2
+# The Hub cache of the pulled models lives in $W, not the user's ~/.cache (code-server passes its environment on).
+HF_HUB_CACHE="$W/hf-cache" e2e_serve || exit 2
 SERVE_S=$(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
 
 # --- drive it -------------------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ function result(id: number): GenerationResult {
     stats: { strategy: 'native', newTokens: 1, targetForwards: 1, draftForwards: 0, targetRows: 4, draftRows: 0, cleanPasses: 0, foldedCleanPasses: 0, verifications: 0, acceptLength: null, draftedTokens: 0, matchedTokens: 0, matchRate: null, targetForwardsPerToken: 1, draftForwardsPerToken: 0, prefillTokens: 0, prefillMs: 0, decodeMs: 1, tokPerS: 1000 } };
 }
 
-function host(fakes: Fake[], failures: string[] = []): EngineClient {
+function client(fakes: Fake[], failures: string[] = []): EngineClient {
   return new EngineClient(CONFIG, { executionProvider: 'cpu', reason: 'test' }, () => {
     const f = fakeTransport();
     fakes.push(f);
@@ -39,7 +39,7 @@ function host(fakes: Fake[], failures: string[] = []): EngineClient {
 
 test('a newer completion cancels the running one and replaces the queued one; both older promises settle as null', async () => {
   const fakes: Fake[] = [];
-  const h = host(fakes);
+  const h = client(fakes);
   h.start();
   const first = h.request(REQUEST);
   const second = h.request(REQUEST);
@@ -56,7 +56,7 @@ test('a newer completion cancels the running one and replaces the queued one; bo
 
 test('after dispose, requests settle at once instead of hanging', async () => {
   const fakes: Fake[] = [];
-  const h = host(fakes);
+  const h = client(fakes);
   h.start();
   fakes[0].reply({ type: 'ready', v: 1, ready: { executionProvider: 'cpu', providerReason: '', target: 't', draft: null, strategy: 'native', loadMs: 1, fim: false, contextTokens: 256 } });
   const pending = h.request(REQUEST);
@@ -69,7 +69,7 @@ test('after dispose, requests settle at once instead of hanging', async () => {
 test('the engine is restarted after a crash, but not forever when it never answers', async () => {
   const fakes: Fake[] = [];
   const failures: string[] = [];
-  const h = host(fakes, failures);
+  const h = client(fakes, failures);
   h.start();
   const inFlight = h.request(REQUEST);
   fakes[0].crash('boom');
@@ -86,7 +86,7 @@ test('the engine is restarted after a crash, but not forever when it never answe
 
 test('priorities: a warm-up waits behind a completion and is replaced by a newer one; a completion never displaces a waiting Generate Code', async () => {
   const fakes: Fake[] = [];
-  const h = host(fakes);
+  const h = client(fakes);
   h.start();
   const completion = h.request(REQUEST);
   const warmup = h.request({ ...REQUEST, kind: 'warmup' });
@@ -104,7 +104,7 @@ test('priorities: a warm-up waits behind a completion and is replaced by a newer
 
 test('a request cancelled by its requester: waiting → settles at once; active → one cancel message, then null', async () => {
   const fakes: Fake[] = [];
-  const h = host(fakes);
+  const h = client(fakes);
   h.start();
   const listeners: (() => void)[] = [];
   const token = { isCancellationRequested: false, onCancellationRequested: (l: () => void) => { listeners.push(l); } };
