@@ -1,6 +1,6 @@
 """The SDAR (Qwen3-layout) decoder in plain torch 1.13, with every attention mask explicit.
 
-Matches the runtime contract of /work/shared/design/sdar-models.md §1: RMSNorm eps 1e-6 in fp32, per-head QK-norm
+Matches the runtime contract of /models.md §1: RMSNorm eps 1e-6 in fp32, per-head QK-norm
 before RoPE, RoPE θ=1e6 rotate-half, GQA, SwiGLU, no biases, untied lm_head, and NO token shift (the logit at
 position i predicts the token at position i). Parameter names are the Hugging Face tensor names minus ".weight".
 """
@@ -79,7 +79,8 @@ class Attention(nn.Module):
         self.k_norm = RMSNorm(s.head_dim, s.rms_norm_eps)
 
     def forward(self, x, cos, sin, mask):
-        """x [B, L, H]; mask [B, L, L] bool, True = the query row may attend to the key column."""
+        """x [B, L, H]; mask [B, L, L] bool, True = the query row may attend to the key column; or the tuple of
+        two_stream_masks() for the [noisy | clean] training layout (the same attention, computed in half the work)."""
         s = self.s
         B, L, _ = x.shape
         group = s.num_attention_heads // s.num_key_value_heads
@@ -87,6 +88,8 @@ class Attention(nn.Module):
         k = self.k_norm(self.k_proj(x).view(B, L, s.num_key_value_heads, s.head_dim)).transpose(1, 2)
         v = self.v_proj(x).view(B, L, s.num_key_value_heads, s.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if isinstance(mask, tuple):
+            return self.o_proj(self._two_stream(q, k, v, mask))
         # GQA without copying K/V: query heads of one KV group are stacked along the row axis.
         q = q.reshape(B, s.num_key_value_heads, group * L, s.head_dim)
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(s.head_dim)  # [B, Hkv, group*L, L]
@@ -95,6 +98,32 @@ class Attention(nn.Module):
         out = probs.to(v.dtype).view(B, s.num_key_value_heads, group * L, L) @ v
         out = out.view(B, s.num_attention_heads, L, s.head_dim).transpose(1, 2).reshape(B, L, -1)
         return self.o_proj(out)
+
+    def _two_stream(self, q, k, v, masks):
+        """q [B, Hq, 2L, d], k/v [B, Hkv, 2L, d] over [noisy | clean]. Clean queries attend clean keys (block-causal);
+        a noisy query attends strictly earlier clean blocks plus its own noisy block, so the clean->noisy quadrant
+        (all masked) is skipped and the noisy->noisy one is computed per block: half the scores of the dense mask."""
+        cc, nc, nn = masks
+        s = self.s
+        B, hkv, d = q.shape[0], s.num_key_value_heads, s.head_dim
+        g, L, bl = s.num_attention_heads // hkv, q.shape[2] // 2, nn.shape[-1]
+        scale = 1.0 / math.sqrt(d)
+        wide = torch.promote_types(q.dtype, torch.float32)
+        kn, kc, vn, vc = k[:, :, :L], k[:, :, L:], v[:, :, :L], v[:, :, L:]
+        qn = q[:, :, :L].reshape(B, hkv, g * L, d)
+        qc = q[:, :, L:].reshape(B, hkv, g * L, d)
+        sc = (qc @ kc.transpose(-1, -2) * scale).view(B, hkv, g, L, L).masked_fill(~cc[:, None, None], float('-inf'))
+        oc = torch.softmax(sc.to(wide), dim=-1).to(v.dtype).view(B, hkv, g * L, L) @ vc
+        s1 = (qn @ kc.transpose(-1, -2) * scale).view(B, hkv, g, L, L).masked_fill(~nc[:, None, None], float('-inf'))
+        qb = qn.view(B, hkv, g, L // bl, bl, d)
+        s2 = (qb @ kn.reshape(B, hkv, 1, L // bl, bl, d).transpose(-1, -2) * scale)
+        s2 = s2.masked_fill(~nn[:, None, None], float('-inf')).view(B, hkv, g, L, bl)
+        probs = torch.softmax(torch.cat([s1, s2], dim=-1).to(wide), dim=-1).to(v.dtype)
+        on = probs[..., :L].reshape(B, hkv, g * L, L) @ vc
+        on = on + (probs[..., L:].reshape(B, hkv, g, L // bl, bl, bl) @ vn.reshape(B, hkv, 1, L // bl, bl, d)).view(
+            B, hkv, g * L, d)
+        out = torch.cat([on.view(B, s.num_attention_heads, L, d), oc.view(B, s.num_attention_heads, L, d)], dim=2)
+        return out.transpose(1, 2).reshape(B, 2 * L, -1)
 
 
 class Mlp(nn.Module):
@@ -154,6 +183,13 @@ class SdarModel(nn.Module):
     def forward(self, ids, positions, mask):
         return self.lm_head(self.hidden(ids, positions, mask))
 
+    def hidden_two_stream(self, noisy, clean, segments, positions):
+        """The SDAR training layout [noisy | clean] (inputs [B, L] each, one copy's segments/positions) -> final-norm
+        hidden states [B, 2L, H]; equal to hidden() with two_stream_mask(), at half the attention cost."""
+        ids = torch.cat([noisy, clean], dim=1)
+        return self.hidden(ids, torch.cat([positions, positions], dim=1),
+                           two_stream_masks(segments, positions, self.shape.block_size))
+
 
 def block_causal_mask(segments, positions, block_size):
     """Clean (inference-time) attention: same document, key block <= query block. [B, L] -> [B, L, L]."""
@@ -168,8 +204,23 @@ def causal_mask(segments, positions):
     return same_doc & (positions[:, None, :] <= positions[:, :, None])
 
 
+def two_stream_masks(segments, positions, block_size):
+    """The masks of two_stream_mask() in the factored form Attention._two_stream uses: clean->clean [B, L, L],
+    noisy->clean [B, L, L] and noisy->own noisy block [B, L/bl, bl, bl]. Needs block-aligned rows (every document
+    and the filler start at a column that is a multiple of bl with position 0), as the Packer lays them out."""
+    B, L = segments.shape
+    bl = block_size
+    if L % bl or not bool((positions.view(B, L // bl, bl) % bl == torch.arange(bl)).all()):
+        raise ValueError('two_stream_masks needs rows whose blocks are aligned to the columns')
+    blocks = positions // bl
+    same_doc = segments[:, :, None] == segments[:, None, :]
+    q_block, k_block = blocks[:, :, None], blocks[:, None, :]
+    seg_b = segments.view(B, L // bl, bl)
+    return same_doc & (k_block <= q_block), same_doc & (k_block < q_block), seg_b[..., :, None] == seg_b[..., None, :]
+
+
 def two_stream_mask(segments, positions, block_size):
-    """SDAR training attention over [noisy copy | clean copy] (sdar-models.md §8). Inputs [B, L] describe one copy;
+    """SDAR training attention over [noisy copy | clean copy] (models.md §9). Inputs [B, L] describe one copy;
     returns [B, 2L, 2L]. Noisy rows see their own noisy block and strictly earlier clean blocks; clean rows see
     clean blocks up to their own. Documents never see each other."""
     blocks = positions // block_size

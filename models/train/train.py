@@ -37,6 +37,8 @@ def parse_args():
     ap.add_argument('--bd-every', type=int, default=4, help='in the warm start, every n-th step is block diffusion')
     ap.add_argument('--batch', type=int, default=8)
     ap.add_argument('--window', type=int, default=256)
+    ap.add_argument('--pack-lookahead', type=int, default=0, help='best-fit packing over the next K documents '
+                    '(data.Packer): 16 labels ~98 %% of a 512-token row instead of ~91 %%')
     ap.add_argument('--lr', type=float, default=2e-3)
     ap.add_argument('--min-lr-ratio', type=float, default=0.1)
     ap.add_argument('--warmup', type=int, default=200, help='steps, counted from where this run started (so a '
@@ -113,17 +115,15 @@ def bd_loss(model, batch, rng, t_min, t_max, mask_id, block_size, teacher=None, 
     at the same masked positions (same noisy input, same mask) are soft labels."""
     noisy, masked, p = add_noise(batch, rng, t_min, t_max, mask_id)
     b = tensors(batch)
-    ids = torch.cat([torch.from_numpy(noisy), b['ids']], dim=1)
-    positions = torch.cat([b['positions'], b['positions']], dim=1)
-    mask = two_stream_mask(b['segments'], b['positions'], block_size)
-    h = model.hidden(ids, positions, mask)[:, :noisy.shape[1]]
+    args = (torch.from_numpy(noisy), b['ids'], b['segments'], b['positions'])
+    h = model.hidden_two_stream(*args)[:, :noisy.shape[1]]
     sel = torch.from_numpy(masked)
     logits = model.lm_head(h[sel])  # only masked noisy rows carry loss: skip the rest of the vocab projection
     ce = F.cross_entropy(logits, b['ids'][sel], reduction='none')
     t_logits = None
     if teacher is not None:
         with torch.no_grad():
-            t_logits = teacher.lm_head(teacher.hidden(ids, positions, mask)[:, :noisy.shape[1]][sel])
+            t_logits = teacher.lm_head(teacher.hidden_two_stream(*args)[:, :noisy.shape[1]][sel])
     ce = mix_distill(logits, ce, t_logits, distill_weight)
     weight = 1.0 / torch.from_numpy(p)[sel].float()
     return (ce * weight).sum() / b['labelled'].sum()
@@ -143,8 +143,13 @@ def check_two_stream(model, mask_id):
     positions = torch.cat([torch.arange(n) for n in lengths])[None]
     noisy = torch.where(torch.rand(clean.shape, generator=gen) < 0.5, torch.tensor(mask_id), clean)
     with torch.no_grad():
-        two = m.hidden(torch.cat([noisy, clean], 1), torch.cat([positions, positions], 1),
-                       two_stream_mask(segments, positions, bl))[0, :clean.shape[1]]
+        two = m.hidden_two_stream(noisy, clean, segments, positions)[0, :clean.shape[1]]
+        dense = m.hidden(torch.cat([noisy, clean], 1), torch.cat([positions, positions], 1),
+                         two_stream_mask(segments, positions, bl))[0]
+        # The factored attention (training) equals the dense two-stream mask on both copies.
+        worst_dense = (dense - m.hidden_two_stream(noisy, clean, segments, positions)[0]).abs().max().item()
+        if worst_dense > 1e-6:
+            raise RuntimeError(f'factored two-stream attention differs from the dense mask: {worst_dense:.3e}')
         worst, start = 0.0, 0
         for n in lengths:
             for k in range(n // bl):
@@ -181,7 +186,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     ids = hf.special_ids(args.tokenizer_dir)
     mask_id, pad_id = ids['<|mask|>'], ids['<|endoftext|>']
-    packer = Packer(DocSet(os.path.join(args.data, 'train')), args.window, 4, pad_id, args.seed)
+    packer = Packer(DocSet(os.path.join(args.data, 'train')), args.window, 4, pad_id, args.seed, args.pack_lookahead)
     heldout = Packer(DocSet(os.path.join(args.data, 'heldout')), args.window, 4, pad_id, 0).next_batch(args.heldout_rows)
     model = SdarModel(SHAPES[args.model])
     ckpt_path = os.path.join(args.out, 'ckpt.pt')
@@ -198,7 +203,7 @@ def main():
         state['start_step'] = state['step']  # the warmup of the fresh optimiser counts from here
         state['init_from'] = os.path.abspath(args.init_from)
         # The packer state is not in the export: continue from a fresh epoch seed so rows are not replayed.
-        packer = Packer(packer.docs, args.window, 4, pad_id, args.seed + state['step'])
+        packer = Packer(packer.docs, args.window, 4, pad_id, args.seed + state['step'], args.pack_lookahead)
     teacher = None
     if args.teacher:
         teacher = hf.load_folder(args.teacher)[0].eval()
@@ -245,7 +250,7 @@ def main():
         objective = 'bd' if phase == 'bd' or (step + 1) % args.bd_every == 0 else 'ar'
         for g in opt.param_groups:
             g['lr'] = lr_at(step, args, start)
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         batch = packer.next_batch(args.batch)
         if objective == 'ar':
             loss = ar_loss(model, batch, teacher, args.distill_weight)
@@ -260,17 +265,19 @@ def main():
         state['step'] += 1
         state['tokens_seen'] += tokens
         state['wall_time_s'] += time.time() - t0
+        state['cpu_time_s'] = state.get('cpu_time_s', 0.0) + time.process_time() - c0  # load-independent cost
         window_loss.setdefault(objective, []).append(loss.item())
         window_tokens += tokens
         if state['step'] % args.log_every == 0 or state['step'] == total:
             rec = {'step': state['step'], 'phase': phase,
                    **{f'loss_{k}': float(np.mean(v)) for k, v in sorted(window_loss.items())},
                    'lr': lr_at(step, args, start), 'tokens_per_s': window_tokens / (time.time() - window_t0),
-                   'tokens_seen': state['tokens_seen'], 'wall_s': round(state['wall_time_s'], 1)}
+                   'tokens_seen': state['tokens_seen'], 'wall_s': round(state['wall_time_s'], 1),
+                   'cpu_s': round(state.get('cpu_time_s', 0.0), 1)}
             if state['step'] % args.eval_every == 0 or state['step'] == total:
                 rec.update(heldout_losses(model, heldout, args, mask_id))
                 state['loss_curve'].append({k: v for k, v in rec.items()
-                                            if k.startswith(('step', 'loss', 'heldout', 'tokens_seen', 'wall_s'))})
+                                            if k.startswith(('step', 'loss', 'heldout', 'tokens_seen', 'wall_s', 'cpu_s'))})
             log.write(json.dumps(rec) + '\n')
             log.flush()
             print(' '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in rec.items()), flush=True)
@@ -280,7 +287,8 @@ def main():
             last_ckpt = time.time()
     if state['step'] % args.eval_every and (not state['loss_curve'] or state['loss_curve'][-1]['step'] != state['step']):
         rec = {'step': state['step'], 'phase': phase, 'tokens_seen': state['tokens_seen'],
-               'wall_s': round(state['wall_time_s'], 1), **heldout_losses(model, heldout, args, mask_id)}
+               'wall_s': round(state['wall_time_s'], 1), 'cpu_s': round(state.get('cpu_time_s', 0.0), 1),
+               **heldout_losses(model, heldout, args, mask_id)}
         state['loss_curve'].append(rec)
         log.write(json.dumps(rec) + '\n')
         log.flush()
