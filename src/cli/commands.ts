@@ -116,6 +116,21 @@ export const COMMAND_SPECS = {
       'progress-json': flag.boolean('progress as one {"progress": {…}} JSON object per stderr line (for programs)'),
     },
   },
+  serve: {
+    usage: 'simsd serve --target DIR [--draft DIR] [--host 127.0.0.1] [--port 8000] [--api-key K] [--max-queue 16] '
+      + `[--strategy ${STRATEGY_CHOICES.join('|')}] [--model-name NAME] [--cache-mb 512] [--threads N] [--cache-dir DIR] [--json]`,
+    positionals: [],
+    flags: {
+      ...PAIR,
+      host: flag.text('HOST', 'address to bind; default 127.0.0.1 (any other needs --api-key)'),
+      port: flag.integer('N', 0, 65535, 'port; default 8000 (0: any free port, printed at start)'),
+      'api-key': flag.text('K', 'require Authorization: Bearer K on /v1 and /metrics; default $SIMSD_API_KEY, else none'),
+      'max-queue': flag.integer('N', 0, 4096, 'requests that may wait for the engine; one more is answered 429; default 16'),
+      strategy: flag.choice(STRATEGY_CHOICES, 'decoding strategy of every request; default auto (measures and picks)'),
+      'model-name': flag.text('NAME', "the model id of /v1/models, which requests must name; default the target folder's name"),
+      'cache-mb': flag.integer('MB', 1, 1 << 20, 'memory for prefix caches over all cache slots; default 512'),
+    },
+  },
 } as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMAND_SPECS;

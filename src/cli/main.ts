@@ -19,6 +19,7 @@ const RUN: Record<CommandName, () => Promise<Command>> = {
   trace: async () => (await import('./trace-command')).traceCommand,
   profile: async () => (await import('./model-commands')).profileCommand,
   pull: async () => (await import('./pull-command')).pullCommand,
+  serve: async () => (await import('./serve-command')).serveCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

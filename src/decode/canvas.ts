@@ -92,3 +92,30 @@ export function lineEndCut(tokens: readonly number[], tokenText: (id: number) =>
   const i = tokens.findIndex((t) => tokenText(t).includes('\n'));
   return i < 0 ? null : i + 1;
 }
+
+/**
+ * Where an output with stop strings ends: just after the first token whose text completes one of `stops` (the
+ * tokens' texts joined), or null while none is complete. The stop string stays in the output; the caller removes it
+ * from the text, as OpenAI's `stop` does. Texts are per token, so a stop string whose multi-byte character is split
+ * over two tokens is not seen here (each half decodes to U+FFFD); the caller's cut of the decoded text still finds it.
+ */
+export function stopStringCut(tokens: readonly number[], tokenText: (id: number) => string, stops: readonly string[]): number | null {
+  const live = stops.filter((s) => s !== '');
+  if (live.length === 0) return null;
+  let text = '';
+  for (let i = 0; i < tokens.length; i++) {
+    const before = text.length;
+    text += tokenText(tokens[i]);
+    // Only a match that ends inside this token's text is new: it starts at most s.length − 1 before it.
+    if (live.some((s) => text.indexOf(s, Math.max(0, before - s.length + 1)) >= 0)) return i + 1;
+  }
+  return null;
+}
+
+/** The first text stop of an output (the line end of single-line completions, a stop string), or null. */
+export function textStopCut(
+  tokens: readonly number[], tokenText: (id: number) => string, lineEnd: boolean, stops: readonly string[],
+): number | null {
+  const cuts = [lineEnd ? lineEndCut(tokens, tokenText) : null, stopStringCut(tokens, tokenText, stops)].filter((c) => c !== null);
+  return cuts.length === 0 ? null : Math.min(...cuts);
+}

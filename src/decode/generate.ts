@@ -1,7 +1,7 @@
 // Decoding, readable in one place (docs/decoding.md): the driver generate() prefills both models, then advances the
-// canvas until a stop id, a line end (single-line completions), the token budget or cancellation; each advance is a
-// native denoising step or a speculative round (draft, one verify forward, accept, commit, roll back); at the bottom,
-// the forwards both are made of. The strategies differ only in that choice and, for speculation, in the verifier
+// canvas until a stop id, a line end (single-line completions), a stop string, the token budget or cancellation; each
+// advance is a native denoising step or a speculative round (draft, one verify forward, accept, commit, roll back); at
+// the bottom, the forwards both are made of. The strategies differ only in that choice and, for speculation, in the verifier
 // (verify.ts). Pure pieces live beside it: window.ts (window rows), canvas.ts, masks.ts, reveal.ts, acceptance.ts,
 // noise.ts. Called by the engine and the CLI. After generate() returns, each cache holds exactly the K/V of
 // (promptIds ++ tokenIds)[0, cache.length), in whole blocks, so the engine's prefix cache can keep it.
@@ -12,7 +12,7 @@ import type { DecodeStats } from '../protocol/messages';
 import type { FinishReason, GenerateParams, StrategyName } from '../protocol/request';
 import { applyChoice } from './acceptance';
 import { autoCandidates, chooseStrategy, type AutoEstimates } from './auto';
-import { budgetLeft, countHoles, cutOutput, emptyCanvas, holesOf, initialState, isFinal, lineEndCut, nextBlock } from './canvas';
+import { budgetLeft, countHoles, cutOutput, emptyCanvas, holesOf, initialState, isFinal, nextBlock, textStopCut } from './canvas';
 import { blockCausalMask, fullMask } from './masks';
 import { summarize } from './metrics';
 import { resolveParams } from './params';
@@ -38,7 +38,7 @@ export interface GenerateRequest extends GenerateParams {
   readonly autoEstimates?: AutoEstimates;
   /** For strategy 'auto': the strategies it may pick; default native and simsd-exact. */
   readonly autoCandidates?: readonly StrategyName[];
-  /** The text of one token, for `stopAtLineEnd` (the tokenizer's decode of a single id). */
+  /** The text of one token, for `stopAtLineEnd` and `stopStrings` (the tokenizer's decode of a single id). */
   readonly tokenText?: (id: number) => string;
 }
 
@@ -116,8 +116,10 @@ export async function generate(
       throw new RequestError(`temperature ${params.sampling.temperature} needs the models' sampling variant (got ${m.variant}); use temperature 0 or load the sampling graph`);
     }
   }
-  const tokenText = request.stopAtLineEnd === true ? request.tokenText : undefined;
-  if (request.stopAtLineEnd === true && tokenText === undefined) throw new Error('internal: stopAtLineEnd needs tokenText');
+  const lineEnd = request.stopAtLineEnd === true;
+  const stops = request.stopStrings ?? [];
+  const tokenText = lineEnd || stops.length > 0 ? request.tokenText : undefined;
+  if ((lineEnd || stops.length > 0) && tokenText === undefined) throw new Error('internal: stopAtLineEnd and stopStrings need tokenText');
 
   const newLane = (model: ForwardModel, cache: KvCache): Lane => ({ model, cache, counter: { forwards: 0, rows: 0, cleanPasses: 0, foldedCleanPasses: 0 } });
   const target = newLane(models.target, caches.target);
@@ -139,9 +141,9 @@ export async function generate(
       const cut = cutOutput(state.canvas, state.firstGenerated, budgetLeft(state, params), params);
       let emitted = [...state.output, ...cut.tokens];
       finish = cut.reason;
-      const lineEnd = tokenText === undefined ? null : lineEndCut(emitted, tokenText);
-      if (lineEnd !== null) {
-        emitted = emitted.slice(0, lineEnd);
+      const textStop = tokenText === undefined ? null : textStopCut(emitted, tokenText, lineEnd, stops);
+      if (textStop !== null) {
+        emitted = emitted.slice(0, textStop);
         finish = 'stop';
       }
       finish ??= signal?.cancelled ? 'cancelled' : null;
@@ -158,7 +160,7 @@ export async function generate(
     onProgress?.({ tokens: [], done: finish });
   } finally {
     // Keep only whole blocks that are final and emitted: an interrupted round may have committed ahead of `state`,
-    // and a line end may cut the output inside a block already committed.
+    // and a line end or a stop string may cut the output inside a block already committed.
     const keep = Math.min(state.blockStart, Math.floor((promptIds.length + tokens.length) / params.blockLength) * params.blockLength);
     for (const lane of [target, draft]) lane?.cache.truncate(Math.min(lane.cache.length, keep));
   }

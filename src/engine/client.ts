@@ -1,7 +1,8 @@
 // EngineClient: the extension host's side of the engine. It starts the engine (a worker thread for CPU, a child
 // process for WebGPU, whose failures can abort a process), keeps the only queue (one active request, at most one
-// waiting, latest wins by priority), turns requests into promises, and restarts an engine that died. It runs on the
-// extension host's main thread, so it only posts messages and never imports onnxruntime or model code.
+// waiting, latest wins by priority; or, for `simsd serve`, first in first out with a bounded wait list), turns
+// requests into promises, and restarts an engine that died. It runs on the extension host's main thread, so it only
+// posts messages and never imports onnxruntime or model code.
 import { fork } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import {
@@ -25,6 +26,34 @@ export interface RequestOptions {
   readonly onProgress?: (text: string) => void;
 }
 
+/**
+ * How requests share the engine. `latest-wins` (the editor's): one active, at most one waiting, and a newer request
+ * cancels the active one of equal or lower priority (a keystroke makes the previous one's answer useless).
+ * `fifo` (the server's): requests run in arrival order, each to its end; at most `max` wait, and one more is refused
+ * with a QueueFullError (the server's 429). Priorities play no part.
+ */
+export type QueuePolicy = { readonly kind: 'latest-wins' } | { readonly kind: 'fifo'; readonly max: number };
+
+export interface ClientOptions {
+  readonly queue?: QueuePolicy;           // default latest-wins
+}
+
+/** A FIFO client refused a request: `max` requests already wait. */
+export class QueueFullError extends Error {
+  constructor(readonly max: number) {
+    super(`the queue is full (${max} requests waiting); retry later`);
+    this.name = 'QueueFullError';
+  }
+}
+
+/** The engine refused a request as asked (a prompt beyond the context, ids outside the vocabulary): the caller's error. */
+export class EngineRequestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EngineRequestError';
+  }
+}
+
 interface Pending {
   readonly id: number;
   readonly kind: RequestKind;
@@ -41,25 +70,40 @@ export class EngineClient {
   private transport: Transport | null = null;
   private active: Pending | null = null;   // sent to the engine
   private cancelling = false;              // a cancel for `active` is on its way
-  private waiting: Pending | null = null;  // next to send
+  private waiting: Pending[] = [];         // next to send, in order (latest wins: at most one)
   private nextId = 1;
   private crashesSinceAnswer = 0;
   private stopped = false;
   private readyInfo: EngineReady | null = null;
+  private readonly queue: QueuePolicy;
 
   constructor(
     private readonly config: EngineConfig,
     private readonly provider: ProviderChoice,
     private readonly spawn: () => Transport,
     private readonly events: ClientEvents,
-  ) {}
+    options: ClientOptions = {},
+  ) {
+    this.queue = options.queue ?? { kind: 'latest-wins' };
+  }
 
   get ready(): EngineReady | null {
     return this.readyInfo;
   }
 
+  /** Requests waiting behind the active one. */
   get queueDepth(): number {
-    return this.waiting === null ? 0 : 1;
+    return this.waiting.length;
+  }
+
+  /** A request is with the engine. */
+  get inFlight(): boolean {
+    return this.active !== null;
+  }
+
+  /** A FIFO client would refuse a request now (a caller that must answer before queueing checks this first). */
+  get queueFull(): boolean {
+    return this.queue.kind === 'fifo' && this.active !== null && this.waiting.length >= this.queue.max;
   }
 
   start(): void {
@@ -73,20 +117,32 @@ export class EngineClient {
   }
 
   /**
-   * Resolves with the result, or null when the request was cancelled or superseded. A request cancels the active one
-   * when it is at least as important (latest wins); a less important one waits behind it; a waiting request is
-   * replaced by a newer one, unless the waiting one is more important.
+   * Resolves with the result, or null when the request was cancelled or superseded. Latest wins: a request cancels
+   * the active one when it is at least as important; a less important one waits behind it; a waiting request is
+   * replaced by a newer one, unless the waiting one is more important. FIFO: it waits its turn, or is rejected with a
+   * QueueFullError when the wait list is full; an engine error rejects it (EngineRequestError when the request was at
+   * fault).
    */
   request(request: Request, options: RequestOptions = {}): Promise<GenerationResult | null> {
     if (this.stopped || this.transport === null) return Promise.resolve(null); // disposed or gave up: nothing will answer
     return new Promise<GenerationResult | null>((resolve, reject) => {
       const p: Pending = { id: this.nextId++, kind: request.kind, request, onProgress: options.onProgress, resolve, reject };
+      if (this.active === null) {
+        options.cancellation?.onCancellationRequested(() => this.cancel(p.id));
+        return this.send(p);
+      }
+      if (this.queue.kind === 'fifo') {
+        if (this.waiting.length >= this.queue.max) return reject(new QueueFullError(this.queue.max));
+        options.cancellation?.onCancellationRequested(() => this.cancel(p.id));
+        this.waiting.push(p);
+        return;
+      }
       options.cancellation?.onCancellationRequested(() => this.cancel(p.id));
-      if (this.active === null) return this.send(p);
-      if (this.waiting !== null && PRIORITY[this.waiting.kind] > PRIORITY[p.kind]) return resolve(null); // never displace a more important waiting request
+      const waiting = this.waiting[0];
+      if (waiting !== undefined && PRIORITY[waiting.kind] > PRIORITY[p.kind]) return resolve(null); // never displace a more important waiting request
       if (PRIORITY[p.kind] >= PRIORITY[this.active.kind]) this.cancelActive();
-      this.waiting?.resolve(null);
-      this.waiting = p;
+      waiting?.resolve(null);
+      this.waiting = [p];
     });
   }
 
@@ -107,9 +163,9 @@ export class EngineClient {
   }
 
   private cancel(id: number): void {
-    if (this.waiting?.id === id) {
-      this.waiting.resolve(null);
-      this.waiting = null;
+    const at = this.waiting.findIndex((p) => p.id === id);
+    if (at >= 0) {
+      this.waiting.splice(at, 1)[0].resolve(null);
     } else if (this.active?.id === id) {
       this.cancelActive();
     }
@@ -133,19 +189,25 @@ export class EngineClient {
     if (p === null || p.id !== id) return;
     this.active = null;
     how(p);
-    const next = this.waiting;
-    this.waiting = null;
-    if (next !== null) this.send(next);
+    const next = this.waiting.shift();
+    if (next !== undefined) this.send(next);
   }
 
+  /**
+   * Settles every request: with null after dispose (error null); else the active one fails with `error`, and the
+   * waiting ones settle as null (latest wins: they were only the next keystroke) or fail too (FIFO: each is owed an answer).
+   */
   private dropAll(error: Error | null): void {
-    for (const p of [this.active, this.waiting]) {
-      if (p === null) continue;
-      if (error === null || p === this.waiting) p.resolve(null);
-      else p.reject(error);
+    if (this.active !== null) {
+      if (error === null) this.active.resolve(null);
+      else this.active.reject(error);
+    }
+    for (const p of this.waiting) {
+      if (error !== null && this.queue.kind === 'fifo') p.reject(error);
+      else p.resolve(null);
     }
     this.active = null;
-    this.waiting = null;
+    this.waiting = [];
     this.cancelling = false;
   }
 
@@ -171,20 +233,29 @@ export class EngineClient {
         return this.settle(m.id, (p) => p.resolve(null));
       case 'error':
         if (m.id === null) return this.events.failed(m.message, false);
-        return this.settle(m.id, (p) => p.reject(new Error(m.message)));
+        return this.settle(m.id, (p) => p.reject(m.requestError === true ? new EngineRequestError(m.message) : new Error(m.message)));
     }
   }
 
-  /** The engine died: fail what was in flight, say so once, and restart unless it keeps dying. */
+  /**
+   * The engine died: fail what was in flight, say so once, and restart unless it keeps dying. FIFO: the waiting
+   * requests keep their places and go to the restarted engine (which takes them while it loads).
+   */
   private onExit(transport: Transport, reason: string): void {
     if (transport !== this.transport || this.stopped) return;
     this.transport = null;
     this.readyInfo = null;
-    this.dropAll(new Error(`the engine stopped (${reason})`));
     this.crashesSinceAnswer++;
     const restarting = this.crashesSinceAnswer <= MAX_RESTARTS;
+    const kept = restarting && this.queue.kind === 'fifo' ? this.waiting : [];
+    if (kept.length > 0) this.waiting = [];
+    this.dropAll(new Error(`the engine stopped (${reason})`));
     this.events.failed(`the engine stopped (${reason})${restarting ? '; restarting it' : '; it keeps failing, so it stays off until reload'}`, restarting);
-    if (restarting) this.start();
+    if (!restarting) return;
+    this.start();
+    this.waiting = kept;
+    const next = this.waiting.shift();
+    if (next !== undefined) this.send(next);
   }
 }
 

@@ -7,8 +7,8 @@ import { PrefixCacheBudget } from '../cache/budget';
 import { FilePrefixCache } from '../cache/prefix-cache';
 import { updateEstimates, type AutoEstimates } from '../decode/auto';
 import { CALIBRATION_TEXT, calibrateForAuto } from '../decode/calibrate';
-import { generate, promptRoom, strategyFor, type ModelPair } from '../decode/generate';
-import { CancelledError } from '../model/errors';
+import { generate, positionsNeeded, promptRoom, strategyFor, type ModelPair } from '../decode/generate';
+import { CancelledError, RequestError } from '../model/errors';
 import { ModelSession } from '../model/session';
 import { loadTokenizer, type SdarTokenizer } from '../model/tokenizer';
 import type { CancelFlag, ForwardInput, ForwardModel, ForwardOptions, KvCacheView } from '../model/types';
@@ -79,9 +79,12 @@ export class Engine {
 
   async run(id: number, request: Request, signal: CancelFlag): Promise<GenerationResult> {
     const received = performance.now();
-    const params = this.withinContext(request.params);
+    // The server's prompts (text, messages) are held to the context as asked, never capped or cut (promptIds checks).
+    const exact = request.prompt.kind === 'text' || request.prompt.kind === 'messages';
+    const params = exact ? request.params : this.withinContext(request.params);
     const reserve = request.prompt.kind === 'completion' ? this.capped(request.prompt.outputReserve) : params.maxTokens;
     const promptIds = this.promptIds(request.prompt, this.promptBudget(reserve, params.blocksPerVerify ?? 1));
+    if (exact) this.checkContext(promptIds.length, params);
     this.closedDuringRun.delete(request.fileKey); // a request for it means the file is open (again)
     const cache = this.cacheFor(request.fileKey);
     this.runningFile = request.fileKey;
@@ -121,7 +124,7 @@ export class Engine {
     if (fileKey === this.runningFile) this.closedDuringRun.add(fileKey);
   }
 
-  /** One token's text, for the line-end stop of single-line completions (memoised: the vocabulary is fixed). */
+  /** One token's text, for the line-end stop and stop strings (memoised: the vocabulary is fixed). */
   private tokenText(id: number): string {
     let text = this.tokenTexts.get(id);
     if (text === undefined) {
@@ -156,9 +159,34 @@ export class Engine {
     return Math.max(target.config.blockLength, promptRoom(positions, maxTokens, target.config.blockLength, blocksPerVerify));
   }
 
+  /** A server prompt and its output must fit the model's context (the trained one, which may be below its positions). */
+  private checkContext(promptTokens: number, params: GenerateParams): void {
+    const { target, draft } = this.models;
+    const positions = Math.min(this.readyInfo.contextTokens, target.config.maxPositions, draft?.config.maxPositions ?? Infinity);
+    const needed = positionsNeeded(promptTokens, params.maxTokens, target.config.blockLength, params.blocksPerVerify ?? 1);
+    if (needed > positions) {
+      throw new RequestError(`the prompt (${promptTokens} tokens) and up to ${params.maxTokens} new tokens need ${needed} positions, but the model's context is ${positions} tokens; shorten the prompt or lower max_tokens`);
+    }
+  }
+
   private promptIds(prompt: PromptSpec, budget: number): readonly number[] {
     switch (prompt.kind) {
       case 'ids': return prompt.ids;
+      case 'text': {
+        // PSM fill-in-the-middle only when the target can infill (its manifest says so and the tokenizer has the ids).
+        const fim = this.readyInfo.fim ? this.tokenizer.fim : null;
+        const prefix = this.tokenizer.encode(prompt.prefix);
+        if (prompt.suffix === undefined || fim === null) return prefix;
+        return [fim.prefix, ...prefix, fim.suffix, ...this.tokenizer.encode(prompt.suffix), fim.middle];
+      }
+      case 'messages':
+        if (this.tokenizer.chatTemplate === null) throw new RequestError('the target has no chat template; use completions');
+        try {
+          return this.tokenizer.encodeChat(prompt.messages);
+        } catch (err) {
+          // The template is a program that may refuse the messages (Qwen's raises on a misplaced system turn).
+          throw new RequestError((err as Error).message);
+        }
       case 'completion': {
         const options = { ...prompt.options, maxPromptTokens: Math.min(prompt.options.maxPromptTokens, budget) };
         return buildPrompt(prompt.context, prompt.ring, this.promptTokenizer, options).ids;
@@ -213,7 +241,8 @@ export function serve(post: (message: EngineMessage) => void, listen: (handler: 
       const result = await engine.run(id, request, flag);
       post(result.finishReason === 'cancelled' ? { type: 'cancelled', id } : { type: 'done', result });
     } catch (err) {
-      post(err instanceof CancelledError ? { type: 'cancelled', id } : { type: 'error', id, message: (err as Error).message });
+      if (err instanceof CancelledError) post({ type: 'cancelled', id });
+      else post({ type: 'error', id, message: (err as Error).message, ...(err instanceof RequestError ? { requestError: true } : {}) });
     } finally {
       active = null;
     }

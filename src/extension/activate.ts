@@ -9,7 +9,8 @@ import { childTransport, EngineClient, workerTransport } from '../engine/client'
 import type { EngineReady, ProviderChoice } from '../protocol/messages';
 import { registerCommands } from './commands';
 import { InlineProvider } from './inline-provider';
-import { selectModels, setHubToken } from './models';
+import { RemoteClient } from '../remote/client';
+import { REMOTE_KEY, selectModels, setHubToken, setRemoteApiKey } from './models';
 import { RingCollector } from './ring';
 import { completionSettings, engineConfig, modelPair, readSettings, type Settings } from './settings';
 import { StatusBar, type EngineState } from './status-bar';
@@ -18,6 +19,8 @@ export interface SimsdApi {
   readonly ready: Promise<{ device: string; models: string }>;
   lastCompletion(): { text: string } | undefined;
   stats(): object;
+  /** Who answers now: `local` (the engine) or `remote`, and whether it is ready. */
+  backend(): { kind: 'local' | 'remote'; ready: boolean };
 }
 
 export function activate(context: vscode.ExtensionContext): SimsdApi {
@@ -29,6 +32,10 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
   let settings = loadSettings(line);
   let state: EngineState = { kind: 'loading', detail: 'loading models…' };
   let engine: EngineClient | null = null;
+  /** With `simsd.backend: remote`, the server instead of the engine (no engine runs then). */
+  let remote: RemoteClient | null = null;
+  /** Whoever answers completions now: the engine once ready, or the connected server. */
+  const backend = () => (remote ?? (engine?.ready ? engine : null));
   let generating = false;
   /** Toggle Completions pauses this window's completions; `simsd.enable` (per language) is read per document. */
   let enabled = true;
@@ -50,12 +57,12 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
   const render = () => status.render(enabled ? state : { kind: 'disabled' }, stats.snapshot(), generating, offLanguage());
 
   const service = new CompletionService(
-    { request: (req, options) => (engine ? engine.request(req, options) : Promise.resolve(null)) },
+    { request: (req, options) => (remote ?? engine)?.request(req, options) ?? Promise.resolve(null) },
     completionSettings(settings, null),
     () => (engine?.ready?.executionProvider === 'webgpu' ? 'gpu' : 'cpu'),
   );
   const provider = new InlineProvider(service, {
-    allowed: (doc, manual) => enabled && engine?.ready !== null && engine !== null && (manual || (settings.completion.auto && !generating)) && languageAllowed(doc),
+    allowed: (doc, manual) => enabled && backend() !== null && (manual || (settings.completion.auto && !generating)) && languageAllowed(doc),
     served: (outcome, latencyMs) => {
       stats.record(outcome, latencyMs);
       if (outcome.result) {
@@ -71,7 +78,7 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
   // Warm-up prefill when the cursor rests on another line while the engine is idle (lowest priority; the next
   // keystroke supersedes it).
   const warmup = lineWarmup((doc, position) => {
-    if (!engine?.ready || !enabled || doc.isClosed || !languageAllowed(doc) || engine.queueDepth > 0) return;
+    if (remote !== null || !engine?.ready || !enabled || doc.isClosed || !languageAllowed(doc) || engine.queueDepth > 0) return;
     const snapshot = { text: doc.getText(), languageId: doc.languageId, uri: doc.uri.toString() };
     void engine.request(service.request(snapshot, { line: position.line, character: position.character }, 'warmup', 0, false)).catch((err: Error) => line(`warm-up failed: ${err.message}`));
   });
@@ -83,8 +90,10 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
     const mine = ++starts;
     const old = engine;
     engine = null;
+    remote = null;
     service.suggestions.clear(); // texts of the previous models or settings
     await old?.dispose();
+    if (settings.backend === 'remote') return connectRemote(mine);
     state = { kind: 'loading', detail: 'loading models…' };
     render();
     const pair = modelPair(context.extensionPath, settings);
@@ -121,12 +130,36 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
     engine.start();
   }
 
+  /** `simsd.backend: remote`: ask the server for its models (URL, key, model name checked), then use it. */
+  async function connectRemote(mine: number): Promise<void> {
+    const url = settings.remote.url;
+    state = url === '' ? { kind: 'error', message: 'simsd.backend is "remote" but simsd.remote.url is empty' } : { kind: 'loading', detail: `connecting to ${url}…` };
+    render();
+    if (url === '') return;
+    try {
+      const client = await RemoteClient.connect({ url, model: settings.remote.model, fim: settings.remote.fim, apiKey: await context.secrets.get(REMOTE_KEY) });
+      if (mine !== starts) return;
+      remote = client;
+      const r = client.ready;
+      state = { kind: 'remote', remote: r };
+      service.updateSettings({ ...completionSettings(settings, null), layout: r.fim ? 'fim' : 'prefix' });
+      line(`remote: ${r.model} on ${r.baseUrl} (${r.server}, FIM ${r.fim ? 'on' : 'off'}), ${Math.round(r.latencyMs)} ms`);
+      resolveReady({ device: 'remote', models: r.model });
+    } catch (err) {
+      if (mine !== starts) return;
+      state = { kind: 'error', message: (err as Error).message };
+      line(`remote: ${(err as Error).message}`);
+      void vscode.window.showErrorMessage(`SimSD: ${(err as Error).message}`);
+    }
+    render();
+  }
+
   context.subscriptions.push(
     log, status,
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
     ...registerCommands({
-      engine: () => engine, settings: () => settings, log,
-      debugInfo: () => ({ settings, engine: engine?.ready ?? null, state, stats: stats.snapshot(), suggestions: service.suggestions.stats() }),
+      backend, settings: () => settings, log,
+      debugInfo: () => ({ settings, engine: engine?.ready ?? null, remote: remote?.ready ?? null, state, stats: stats.snapshot(), suggestions: service.suggestions.stats() }),
       setGenerating: (on) => { generating = on; render(); },
       toggle: () => { enabled = !enabled; render(); return enabled; },
       selectModels: async () => {
@@ -137,6 +170,7 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
         if (changed) line('model selection changed');
       },
       setHubToken: () => setHubToken(context.secrets),
+      setRemoteApiKey: async () => { if (await setRemoteApiKey(context.secrets) && settings.backend === 'remote') void startEngine(); },
       activeLanguage: () => vscode.window.activeTextEditor?.document.languageId ?? null,
     }),
     new RingCollector((ring) => service.setRing(ring), languageAllowed),
@@ -146,7 +180,7 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
       if (!e.affectsConfiguration('simsd')) return;
       const before = settings;
       settings = loadSettings(line);
-      service.updateSettings(completionSettings(settings, engine?.ready ?? null));
+      service.updateSettings(remote ? { ...completionSettings(settings, null), layout: remote.ready.fim ? 'fim' : 'prefix' } : completionSettings(settings, engine?.ready ?? null));
       if (engineChanged(before, settings)) void startEngine();
       render();
     }),
@@ -156,7 +190,10 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
   );
   void startEngine();
   void checkInlineSuggest(line);
-  return { ready, lastCompletion: () => (provider.lastShown === undefined ? undefined : { text: provider.lastShown }), stats: () => stats.snapshot() };
+  return {
+    ready, lastCompletion: () => (provider.lastShown === undefined ? undefined : { text: provider.lastShown }), stats: () => stats.snapshot(),
+    backend: () => ({ kind: remote !== null ? 'remote' : 'local', ready: backend() !== null }),
+  };
 }
 
 export function deactivate(): void {
@@ -190,7 +227,8 @@ function loadSettings(log: (s: string) => void): Settings {
 }
 
 function engineChanged(a: Settings, b: Settings): boolean {
-  return a.model.target !== b.model.target || a.model.draft !== b.model.draft || a.executionProvider !== b.executionProvider
+  return a.backend !== b.backend || a.remote.url !== b.remote.url || a.remote.model !== b.remote.model || a.remote.fim !== b.remote.fim
+    || a.model.target !== b.model.target || a.model.draft !== b.model.draft || a.executionProvider !== b.executionProvider
     || a.threads !== b.threads || a.cacheMaxMemoryMB !== b.cacheMaxMemoryMB
     || (a.decode.temperature > 0) !== (b.decode.temperature > 0); // the sampling graphs are opened only when needed
 }

@@ -2,11 +2,12 @@
 // Completion, Toggle, Select Models, Show Log, Copy Debug Info, and the status-bar menu.
 import * as vscode from 'vscode';
 import { extractCode } from '../completion/chat-answer';
-import type { EngineClient } from '../engine/client';
+import type { CompletionEngine } from '../completion/service';
 import { completionSettings, type Settings } from './settings';
 
 export interface CommandContext {
-  readonly engine: () => EngineClient | null;
+  /** Whoever answers now (the engine once ready, or the remote server); null while loading. */
+  readonly backend: () => CompletionEngine | null;
   readonly settings: () => Settings;
   readonly log: vscode.OutputChannel;
   readonly debugInfo: () => object;
@@ -14,12 +15,14 @@ export interface CommandContext {
   readonly toggle: () => boolean;                 // returns the new enabled state
   readonly selectModels: () => Promise<void>;
   readonly setHubToken: () => Promise<void>;
+  readonly setRemoteApiKey: () => Promise<void>;
   readonly activeLanguage: () => string | null;   // the language of the active editor, for per-language enablement
 }
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   return [
-    vscode.commands.registerCommand('simsd.generateCode', () => generateCode(ctx)),
+    // An instruction as the argument skips the input box (keybindings with args, tests).
+    vscode.commands.registerCommand('simsd.generateCode', (instruction?: unknown) => generateCode(ctx, typeof instruction === 'string' ? instruction : undefined)),
     vscode.commands.registerCommand('simsd.triggerCompletion', () => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger')),
     vscode.commands.registerCommand('simsd.toggle', () => {
       const on = ctx.toggle();
@@ -27,6 +30,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     }),
     vscode.commands.registerCommand('simsd.selectModels', () => ctx.selectModels()),
     vscode.commands.registerCommand('simsd.setHubToken', () => ctx.setHubToken()),
+    vscode.commands.registerCommand('simsd.setRemoteApiKey', () => ctx.setRemoteApiKey()),
     vscode.commands.registerCommand('simsd.showLog', () => ctx.log.show(true)),
     vscode.commands.registerCommand('simsd.copyDebugInfo', async () => {
       await vscode.env.clipboard.writeText(JSON.stringify(ctx.debugInfo(), null, 2));
@@ -51,12 +55,12 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   ];
 }
 
-async function generateCode(ctx: CommandContext): Promise<void> {
+async function generateCode(ctx: CommandContext, given?: string): Promise<void> {
   const editor = vscode.window.activeTextEditor;
-  const engine = ctx.engine();
+  const engine = ctx.backend();
   if (!editor) return void vscode.window.showWarningMessage('SimSD: open a file to generate code into.');
-  if (!engine?.ready) return void vscode.window.showWarningMessage('SimSD: the models are still loading; try again in a moment.');
-  const instruction = await vscode.window.showInputBox({ title: 'SimSD: Generate Code', prompt: 'What should the code do?', placeHolder: 'e.g. a function that parses ISO dates' });
+  if (!engine) return void vscode.window.showWarningMessage('SimSD: the models are still loading; try again in a moment.');
+  const instruction = given ?? await vscode.window.showInputBox({ title: 'SimSD: Generate Code', prompt: 'What should the code do?', placeHolder: 'e.g. a function that parses ISO dates' });
   if (!instruction) return;
   const document = editor.document;
   const selection = editor.selection;

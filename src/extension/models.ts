@@ -12,6 +12,7 @@ import * as vscode from 'vscode';
 import { PAIR_PRESETS } from '../hub/presets';
 
 export const HUB_TOKEN_KEY = 'simsd.hubToken';
+export const REMOTE_KEY = 'simsd.remoteApiKey';
 
 export interface ModelsContext {
   readonly extensionPath: string;
@@ -79,6 +80,18 @@ export async function setHubToken(secrets: vscode.SecretStorage): Promise<void> 
   if (token.trim() === '') await secrets.delete(HUB_TOKEN_KEY);
   else await secrets.store(HUB_TOKEN_KEY, token.trim());
   void vscode.window.showInformationMessage(token.trim() === '' ? 'SimSD: Hugging Face token removed.' : 'SimSD: Hugging Face token saved.');
+}
+
+/** Stores the remote server's API key in VS Code's secret storage; true when it changed. */
+export async function setRemoteApiKey(secrets: vscode.SecretStorage): Promise<boolean> {
+  const key = await vscode.window.showInputBox({
+    title: 'SimSD: remote API key', prompt: 'Sent as "Authorization: Bearer" to simsd.remote.url; kept in VS Code\'s secret storage. Leave empty to remove it.',
+    password: true, ignoreFocusOut: true,
+  });
+  if (key === undefined) return false;
+  if (key.trim() === '') await secrets.delete(REMOTE_KEY);
+  else await secrets.store(REMOTE_KEY, key.trim());
+  return true;
 }
 
 async function askRepos(): Promise<{ draft: string; target: string } | null> {

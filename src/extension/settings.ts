@@ -30,6 +30,8 @@ export interface Settings {
   };
   readonly model: { readonly draft: string; readonly target: string };   // '' = the embedded pair
   readonly hub: { readonly endpoint: string };     // '' = HF_ENDPOINT, else https://huggingface.co
+  readonly backend: 'local' | 'remote';
+  readonly remote: { readonly url: string; readonly model: string; readonly fim: 'auto' | 'on' | 'off' };
   readonly executionProvider: ProviderSetting;
   readonly threads: number | null;                 // null = cores − 1
   readonly cacheMaxMemoryMB: number;
@@ -114,6 +116,8 @@ export function readSettings(get: Get): SettingsRead {
     },
     model: { draft: read('model.draft') as string, target: read('model.target') as string },
     hub: { endpoint: read('hub.endpoint') as string },
+    backend: read('backend') as 'local' | 'remote',
+    remote: { url: read('remote.url') as string, model: read('remote.model') as string, fim: read('remote.fim') as 'auto' | 'on' | 'off' },
     executionProvider: read('executionProvider') as ProviderSetting,
     threads: threads === 'auto' ? null : threads, // a bad value falls back to the declared default, "auto"
     cacheMaxMemoryMB: read('cache.maxMemoryMB') as number,

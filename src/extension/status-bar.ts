@@ -2,11 +2,13 @@
 // the command menu. Item id `simsd.status` (DOM id `simsd.simsd.simsd.status` in the e2e test).
 import * as vscode from 'vscode';
 import type { EngineReady } from '../protocol/messages';
+import type { RemoteReady } from '../remote/client';
 import type { StatsSnapshot } from '../completion/stats';
 
 export type EngineState =
   | { readonly kind: 'loading'; readonly detail: string }
   | { readonly kind: 'ready'; readonly ready: EngineReady }
+  | { readonly kind: 'remote'; readonly remote: RemoteReady }
   | { readonly kind: 'error'; readonly message: string }
   | { readonly kind: 'disabled' };
 
@@ -45,6 +47,11 @@ function text(state: EngineState, s: StatsSnapshot, generating: boolean): string
     case 'loading': return `$(loading~spin) SimSD ${state.detail}`;
     case 'error': return '$(error) SimSD error';
     case 'disabled': return '$(circle-slash) SimSD off';
+    case 'remote': {
+      const speed = s.lastTokPerS === null ? 'ready' : `${s.lastTokPerS.toFixed(0)} tok/s`;
+      const latency = s.latencyMs.p50 === null ? Math.round(state.remote.latencyMs) : Math.round(s.latencyMs.p50);
+      return `${generating ? '$(loading~spin)' : '$(cloud)'} SimSD ${speed} · remote ${latency} ms · ${state.remote.model}`;
+    }
     case 'ready': {
       const icon = generating ? '$(loading~spin)' : '$(sparkle)';
       const model = modelLabel(state.ready.target);
@@ -60,6 +67,11 @@ function tooltip(state: EngineState, s: StatsSnapshot, offLanguage: string | nul
   const lines: string[] = ['**SimSD** — diffusion code completion', ''];
   if (offLanguage !== null) lines.push(`Completions are off for ${offLanguage} (simsd.enable, simsd.enabledLanguages or simsd.disabledGlobs).`, '');
   if (state.kind === 'error') lines.push(`Error: ${state.message}`, '');
+  if (state.kind === 'remote') {
+    const r = state.remote;
+    lines.push(`Remote: ${r.model} at ${r.baseUrl} (${r.server}; fill-in-the-middle ${r.fim ? 'on' : 'off'})`,
+      `Connected in ${Math.round(r.latencyMs)} ms; tokens/s from the server's usage counts`, '');
+  }
   if (state.kind === 'ready') {
     const r = state.ready;
     lines.push(`Models: ${r.target}${r.draft ? ` + draft ${r.draft}` : ''}`, `Device: ${device(r)} (${r.providerReason})`,

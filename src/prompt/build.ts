@@ -14,7 +14,7 @@
 //
 // The budget keeps that property: the prefix-line cut never depends on the cursor line. The middle has a fixed
 // reserve, and only the middle itself is shortened when a very long line exceeds what is left.
-import type { CursorContext, PromptLayout, PromptOptions, RingChunk } from '../protocol/request';
+import { generateCodeMessage, type CursorContext, type PromptLayout, type PromptOptions, type RingChunk } from '../protocol/request';
 import { fitHeadLines, fitTailLines } from './budget';
 import type { PromptTokenizer } from './tokenizer';
 
@@ -172,9 +172,7 @@ export function buildChatPrompt(
   instruction: string, code: string, languageId: string, encodeChat: (userMessage: string) => number[],
   encode: (text: string) => number[], budget: number,
 ): number[] {
-  const ask = (kept: string) => encodeChat(kept.trim() === ''
-    ? `${instruction}\nReply with code only.`
-    : `${instruction}\n\nThe code before the cursor (${languageId}):\n\`\`\`\n${kept}\n\`\`\`\nReply with code only.`);
+  const ask = (kept: string) => encodeChat(generateCodeMessage(instruction, kept, languageId));
   const bare = ask('');
   const lines = code.split('\n');
   // The first line to keep: the longest tail of lines whose tokens fit what the bare prompt leaves (binary search).

@@ -74,12 +74,15 @@ export interface PrefixUse {
   readonly prefillMs: number;
 }
 
+/** The stats a result carries: the engine's, or those a remote server's `usage` gives (src/remote/client.ts). */
+export type GenerationStats = Omit<DecodeStats, 'strategy'> & { readonly strategy: StrategyName | 'remote' };
+
 export interface GenerationResult {
   readonly id: number;
   readonly text: string;
   readonly tokenIds: readonly number[];
   readonly finishReason: FinishReason;
-  readonly stats: DecodeStats;
+  readonly stats: GenerationStats;
   readonly prefix: PrefixUse;
   readonly engineMs: number;        // request received → result posted
 }
@@ -97,5 +100,7 @@ export type EngineMessage =
   | { readonly type: 'progress'; readonly id: number; readonly text: string }   // the output so far, decoded
   | { readonly type: 'done'; readonly result: GenerationResult }
   | { readonly type: 'cancelled'; readonly id: number }
-  | { readonly type: 'error'; readonly id: number | null; readonly message: string }               // id null: loading failed
+  // id null: loading failed. requestError: the request cannot be served as asked (a RequestError: beyond the context,
+  // outside the vocabulary, …): the caller's fault, not the engine's.
+  | { readonly type: 'error'; readonly id: number | null; readonly message: string; readonly requestError?: boolean }
   | { readonly type: 'log'; readonly line: string };

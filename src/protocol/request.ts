@@ -28,6 +28,11 @@ export interface GenerateParams {
   readonly modelStopIds?: boolean;            // default true; false ignores the model's stop ids (parity runs)
   /** Single-line completions: the output ends with the first line break (the first line is all they show). */
   readonly stopAtLineEnd?: boolean;
+  /**
+   * Stop strings (the server's OpenAI `stop`): the output ends just after the token that completes one of them
+   * (decode/canvas.ts stopStringCut); the stop string stays in the output, and the caller removes it from the text.
+   */
+  readonly stopStrings?: readonly string[];
 }
 
 /** 0-based line and UTF-16 character offset, as VS Code's Position. */
@@ -73,13 +78,34 @@ export interface PromptOptions {
   readonly layout: PromptLayout;              // 'fim' falls back to 'prefix' when the tokenizer has no FIM ids
 }
 
+/** One turn of a chat, as the checkpoint's chat template takes it. */
+export interface ChatTurn {
+  readonly role: 'system' | 'user' | 'assistant';
+  readonly content: string;
+}
+
 /** What to turn into prompt ids, in the engine (tokenization stays off the extension host's thread). */
 export type PromptSpec =
   // outputReserve: tokens kept free for the output. A warm-up passes the completion's value, not its own 0, so that
   // both build the same prompt (and the warm-up fills exactly the prefix cache the completion will reuse).
   | { readonly kind: 'completion'; readonly context: CursorContext; readonly ring: readonly RingChunk[]; readonly options: PromptOptions; readonly outputReserve: number }
   | { readonly kind: 'chat'; readonly instruction: string; readonly context: string; readonly languageId: string }
-  | { readonly kind: 'ids'; readonly ids: readonly number[] };
+  | { readonly kind: 'ids'; readonly ids: readonly number[] }
+  // The server's prompts, never cut to fit (a prompt beyond the context is refused). `text`: the prefix as is, or
+  // with a suffix the PSM fill-in-the-middle ids `<|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|>` when
+  // the target can infill (EngineReady.fim), else the prefix alone. `messages`: rendered by the chat template.
+  | { readonly kind: 'text'; readonly prefix: string; readonly suffix?: string }
+  | { readonly kind: 'messages'; readonly messages: readonly ChatTurn[] };
+
+/**
+ * The user message of Generate Code: the instruction and, when there is any, the code before the cursor. One text for
+ * the local engine (which fits `code` to the model's context first) and for a remote server's chat completions.
+ */
+export function generateCodeMessage(instruction: string, code: string, languageId: string): string {
+  return code.trim() === ''
+    ? `${instruction}\nReply with code only.`
+    : `${instruction}\n\nThe code before the cursor (${languageId}):\n\`\`\`\n${code}\n\`\`\`\nReply with code only.`;
+}
 
 /** Lower numbers yield: a request cancels active work of equal or lower priority (latest wins). */
 export const PRIORITY = { warmup: 0, completion: 1, generate: 2 } as const;

@@ -47,9 +47,12 @@ e2e_free_port() {
 # sets PORT and CS_PID (= the group id), waits for HTTP 302 (≤ 30 s).
 e2e_serve() {
   PORT="$(e2e_free_port)"
-  PATH="$NODE24:$PATH" outside_npm setsid "$CS" --config "$W/cs-config.yaml" --auth none --bind-addr "127.0.0.1:$PORT" \
-    --disable-telemetry --disable-update-check --disable-workspace-trust \
-    --user-data-dir "$W/user" --extensions-dir "$W/exts" "$@" "$W/ws" > "$W/cs.log" 2>&1 &
+  # The subshell execs into setsid, so $! is code-server's own pid and the id of its new process group: teardown
+  # stops that whole group. (A function run with `&` would leave a waiting subshell as $! and code-server elsewhere.)
+  ( PATH="$NODE24:$PATH"; outside_npm_env
+    exec env "${OUTSIDE_NPM_ENV[@]}" setsid "$CS" --config "$W/cs-config.yaml" --auth none --bind-addr "127.0.0.1:$PORT" \
+      --disable-telemetry --disable-update-check --disable-workspace-trust \
+      --user-data-dir "$W/user" --extensions-dir "$W/exts" "$@" "$W/ws" ) > "$W/cs.log" 2>&1 &
   CS_PID=$!
   export PORT CS_PID
   local i code
@@ -80,6 +83,11 @@ e2e_teardown() {
   fi
   if pgrep -g "$pgid" >/dev/null 2>&1; then
     e2e_log "WARNING: processes left in group $pgid: $(pgrep -g "$pgid" | tr '\n' ' ')"
+    return 1
+  fi
+  # Whatever the group: nothing started with this run's config may outlive it.
+  if pgrep -f -- "$W/cs-config.yaml" >/dev/null 2>&1; then
+    e2e_log "WARNING: code-server of $W still running: $(pgrep -f -- "$W/cs-config.yaml" | tr '\n' ' ')"
     return 1
   fi
   return 0

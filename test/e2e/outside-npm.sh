@@ -17,12 +17,18 @@ outside_npm_path() {  # PATH without the entries npm prepends for a lifecycle sc
   printf '%s' "$out"
 }
 
-outside_npm() {
-  local name unset_args=()
+outside_npm_env() {  # sets OUTSIDE_NPM_ENV to the env(1) arguments that give a plain shell's environment
+  local name
+  OUTSIDE_NPM_ENV=()
   while IFS= read -r name; do
     case "$name" in
-      npm_* | NODE | INIT_CWD) unset_args+=(-u "$name") ;;
+      npm_* | NODE | INIT_CWD) OUTSIDE_NPM_ENV+=(-u "$name") ;;
     esac
   done < <(compgen -e)
-  env "${unset_args[@]}" PATH="$(outside_npm_path)" "$@"
+  OUTSIDE_NPM_ENV+=(PATH="$(outside_npm_path)")
+}
+
+outside_npm() {
+  outside_npm_env
+  env "${OUTSIDE_NPM_ENV[@]}" "$@"
 }

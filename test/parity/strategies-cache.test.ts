@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { calibrate } from '../../src/decode/calibrate';
-import { lineEndCut } from '../../src/decode/canvas';
+import { lineEndCut, stopStringCut, textStopCut } from '../../src/decode/canvas';
 import { generate, prefill, type GenerateRequest, type ModelPair, type Progress } from '../../src/decode/generate';
 import { RequestError } from '../../src/model/errors';
 import { updateEstimates } from '../../src/decode/auto';
@@ -138,6 +138,48 @@ describe('line end (single-line completions)', () => {
     assert.equal(lineEndCut([1, 4, 1], (t) => text[t]), null);
     assert.equal(lineEndCut([1, 3, 1], (t) => text[t]), 2);
     assert.equal(lineEndCut([2, 1], (t) => text[t]), 1, 'a leading line break ends the (empty) first line, as post-processing sees it');
+  });
+});
+
+describe('stop strings (the server\'s `stop`)', () => {
+  test('the output ends just after the token completing a stop string, also across tokens; caches hold only emitted blocks', async () => {
+    const pair = await pairPromise;
+    const tokenText = (id: number) => `t${id};`;
+    for (const request of REQUESTS) {
+      const prompt = prompts[4];
+      const full = await run(pair, prompt, { ...request, maxTokens: 24 });
+      for (const k of [0, 3, 6, 10].filter((i) => i + 1 < full.tokenIds.length)) {
+        // A stop string that starts inside token k and ends inside token k + 1, and one that never occurs.
+        const stop = `${full.tokenIds[k]};t${full.tokenIds[k + 1]}`;
+        const expected = full.tokenIds.slice(0, stopStringCut(full.tokenIds, tokenText, [stop]) ?? undefined);
+        assert.ok(expected.length <= k + 2);
+        const c = caches(pair);
+        const g = await generate(pair, c, prompt, { ...request, maxTokens: 24, stopStrings: ['never', stop], tokenText });
+        assert.deepEqual(g.tokenIds, expected, `${request.strategy}/${request.rule ?? 'static'} stop at token ${k}`);
+        assert.equal(g.finishReason, 'stop');
+        const ids = [...prompt, ...g.tokenIds];
+        await assertCacheEncodes(pair.target, c.target, ids, `${request.strategy} stop string: target`);
+        if (pair.draft && request.strategy.startsWith('simsd')) await assertCacheEncodes(pair.draft, c.draft, ids, `${request.strategy} stop string: draft`);
+      }
+      const none = await generate(pair, caches(pair), prompt, { ...request, maxTokens: 24, stopStrings: ['never'], tokenText });
+      assert.deepEqual(none.tokenIds, full.tokenIds, 'a stop string that never occurs changes nothing');
+    }
+  });
+
+  test('stopStringCut: after the token that completes the first stop string, matched across tokens; null while none is complete', () => {
+    const text: Record<number, string> = { 1: 'ab', 2: 'c\n', 3: 'de', 4: '', 5: '\uFFFD' };
+    const cut = (tokens: number[], stops: string[]) => stopStringCut(tokens, (t) => text[t], stops);
+    assert.equal(cut([1, 2, 3], ['x']), null);
+    assert.equal(cut([1, 2, 3], ['bc']), 2, 'across the token boundary');
+    assert.equal(cut([1, 2, 3], ['ab']), 1, 'within one token');
+    assert.equal(cut([1, 2, 3], ['de', 'c']), 2, 'the earliest completion wins, whatever the order of the stops');
+    assert.equal(cut([1, 4, 2], ['bc']), 3, 'empty token texts are skipped over');
+    assert.equal(cut([1, 2], ['']), null, 'an empty stop string never matches');
+    assert.equal(cut([1, 2, 1, 2], ['abc\nab']), 3);
+    assert.equal(cut([], ['a']), null);
+    assert.equal(textStopCut([1, 2, 3], (t) => text[t], true, ['de']), 2, 'the line end comes first');
+    assert.equal(textStopCut([1, 2, 3], (t) => text[t], false, ['de']), 3);
+    assert.equal(textStopCut([1, 3], (t) => text[t], true, []), null);
   });
 });
 

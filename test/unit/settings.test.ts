@@ -58,7 +58,8 @@ test('package.json is the one place for settings: every contributed key is read,
     enable: settings.enable, enabledLanguages: settings.enabledLanguages, disabledGlobs: settings.disabledGlobs,
     ...Object.fromEntries(Object.entries(settings.completion).map(([k, v]) => [`completion.${k}`, v])),
     ...Object.fromEntries(Object.entries(settings.decode).map(([k, v]) => [`decode.${k}`, v])),
-    'model.target': settings.model.target, 'model.draft': settings.model.draft, 'hub.endpoint': settings.hub.endpoint, executionProvider: settings.executionProvider,
+    'model.target': settings.model.target, 'model.draft': settings.model.draft, 'hub.endpoint': settings.hub.endpoint, backend: settings.backend,
+    'remote.url': settings.remote.url, 'remote.model': settings.remote.model, 'remote.fim': settings.remote.fim, executionProvider: settings.executionProvider,
     threads: settings.threads ?? 'auto', 'cache.maxMemoryMB': settings.cacheMaxMemoryMB, 'generate.maxTokens': settings.generate.maxTokens,
   };
   for (const [key, schema] of Object.entries(SETTINGS_SCHEMA)) assert.deepEqual(flat[key], schema.default, `simsd.${key}`);

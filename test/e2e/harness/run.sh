@@ -23,6 +23,7 @@ RC=2
 SUMMARY_LINE="harness: 0 passed, 1 failed"
 
 finish() {
+  [ -n "${SERVE_PID:-}" ] && kill "$SERVE_PID" 2>/dev/null
   local teardown_ok=1
   e2e_teardown || teardown_ok=0
   if [ -n "${W:-}" ]; then
@@ -65,6 +66,16 @@ mkdir -p "$OUT"
 export E2E_TEST_SUMMARY="$OUT/summary.json"   # reaches the extension host through code-server's environment
 rm -f "$E2E_TEST_SUMMARY"
 e2e_log "W=$W OUT=$OUT SIMSD_EXT=$SIMSD_EXT"
+
+# A `simsd serve` on loopback with the embedded pair, for remote.test.ts (simsd.backend: remote).
+node "$SIMSD_EXT/dist/cli.js" serve --target "$SIMSD_EXT/models/target" --draft "$SIMSD_EXT/models/draft" --port 0 --json \
+  --cache-dir "$W/converted" > "$W/serve.out" 2> "$W/serve.log" &
+SERVE_PID=$!
+for i in $(seq 1 300); do grep -q '"listening"' "$W/serve.out" 2>/dev/null && break; kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1; done
+SIMSD_E2E_REMOTE_URL="$(node -e "const l=require('fs').readFileSync(process.argv[1],'utf8').split('\n')[0];console.log(JSON.parse(l).listening.url)" "$W/serve.out" 2>/dev/null)" \
+  || { e2e_log "simsd serve did not start: $(tail -3 "$W/serve.log")"; exit 2; }
+export SIMSD_E2E_REMOTE_URL
+e2e_log "simsd serve at $SIMSD_E2E_REMOTE_URL (pid $SERVE_PID)"
 
 e2e_serve --vscode-option enable-smoke-test-driver || exit 2
 

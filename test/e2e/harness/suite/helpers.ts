@@ -18,6 +18,7 @@ export interface SimsdApi {
   ready: Promise<{ device: string; models: string }>;
   lastCompletion(): { text: string } | undefined;
   stats(): object;
+  backend(): { kind: 'local' | 'remote'; ready: boolean };
 }
 
 /** How long the engine may take to load its models (SIMSD_E2E_READY_TIMEOUT_S, default 180 s). */
