@@ -1,9 +1,10 @@
 // Is a real-size tokenizer fast enough for ghost text? Builds a synthetic Qwen-style byte-level BPE tokenizer.json of
 // SDAR's size (256 byte tokens + 151,387 merges = 151,643 ids, then Qwen's added tokens up to <|MASK|> 151669), learned
-// by a plain BPE trainer on text from node_modules (.d.ts and .md files), then measures src/model/tokenizer.ts on it:
-// load ms, and encode µs per 1,000 characters of this repository's src/ files. Prints one JSON line.
+// by a plain BPE trainer on text from node_modules (.d.ts, .js, .py and .md files), then measures
+// src/model/tokenizer.ts on it: load ms, and encode µs per 1,000 characters of this repository's src/ files.
+// Prints one JSON line.
 //
-//   node out/tools/tokenizer-bench.js [--dir /tmp/simsd-tokenizer-151k] [--merges 151387] [--corpus-mb 24] [--passes 20]
+//   node out/tools/tokenizer-bench.js [--dir /tmp/simsd-tokenizer-151k] [--merges 151387] [--corpus-mb 48] [--passes 20]
 //
 // The tokenizer is built once into --dir (minutes; reused when tokenizer.json is there). The npm `tokenizers` trainer
 // cannot be given a vocabulary size (it stops at 30,000), hence the trainer here: standard BPE over word counts (Qwen's
@@ -21,7 +22,7 @@ function flag(name: string, fallback: string): string {
 
 const DIR = flag('dir', '/tmp/simsd-tokenizer-151k');
 const MERGES = Number(flag('merges', '151387'));
-const CORPUS_BYTES = Number(flag('corpus-mb', '24')) * 2 ** 20;
+const CORPUS_BYTES = Number(flag('corpus-mb', '48')) * 2 ** 20;
 const PASSES = Number(flag('passes', '20'));
 
 // Qwen2/Qwen3's pre-tokenizer (the one tokenizer.json declares), and a JS spelling of it for training.
@@ -148,7 +149,7 @@ function train(text: string, merges: number): { tokens: string[]; merges: [strin
 function buildTokenizer(dir: string): { corpusBytes: number; merges: number; trainSeconds: number } {
   const started = performance.now();
   const files: string[] = [];
-  walk('node_modules', ['.d.ts', '.md'], files);
+  walk('node_modules', ['.d.ts', '.md', '.js', '.py'], files);
   let text = '';
   for (const f of files) {
     if (text.length >= CORPUS_BYTES) break;
@@ -213,7 +214,9 @@ const timeChunks = (): { perChunk: number[]; tokens: number } => {
 const first = timeChunks();
 const roundTripFailures = chunks.filter((c) => loaded.decode(loaded.encode(c)) !== c.normalize('NFC')).length;
 const warm: number[] = [];
-for (let p = 0; p < PASSES; p++) warm.push(...timeChunks().perChunk);
+const byChunk: number[][] = chunks.map(() => []);
+for (let p = 0; p < PASSES; p++) timeChunks().perChunk.forEach((us, i) => { warm.push(us); byChunk[i].push(us); });
+const chunkMedians = byChunk.map(median).sort((a, b) => a - b); // the text's cost, without the odd GC pause
 // A ghost-text prompt: 8,000 characters before the cursor, encoded whole.
 const prompt = code.slice(0, 8000);
 const promptTimes: number[] = [];
@@ -235,6 +238,7 @@ process.stdout.write(JSON.stringify({
     charsPerToken: round((chunks.length * CHUNK) / first.tokens, 2),
     firstPassUsPer1kChars: { median: round(median(first.perChunk)), p90: round(first.perChunk.sort((a, b) => a - b)[Math.floor(first.perChunk.length * 0.9)]) },
     warmUsPer1kChars: { median: round(median(warm)), p90: round(warm.sort((a, b) => a - b)[Math.floor(warm.length * 0.9)]), calls: warm.length },
+    warmChunkMedianUs: { median: round(median(chunkMedians)), p90: round(chunkMedians[Math.floor(chunkMedians.length * 0.9)]), max: round(chunkMedians.at(-1)!) },
     prompt8kCharsMs: { median: round(median(promptTimes), 2) },
   },
   peakRssBytes: process.resourceUsage().maxRSS * 1024,
