@@ -1,10 +1,12 @@
 // Helpers for the decode tests: tiny random-weight draft/target pairs, prompts, a model FACTORY (so the same
 // parity suites run on ReferenceModel now and on ModelSession later), a naive full-recompute twin of native
 // decoding, and the first-divergence report of decoding.md §9.1 T5 (block, step, position, top-2 margin).
-import { KvCache } from '../src/model/kv';
+import { HostKvCache } from '../src/model/kv';
 import { ReferenceModel } from '../src/model/reference';
 import type { ForwardModel, GraphVariant, SdarConfig, Tensor, WeightSource } from '../src/model/types';
-import { generate, type GenerateRequest, type Generation, type ModelPair } from '../src/decode/generate';
+import { generate, withCaches, type GenerateRequest, type Generation, type ModelPair } from '../src/decode/generate';
+import { ModelSession } from '../src/model/session';
+import type { KvCache, KvRows } from '../src/model/types';
 import { fixtureConfig, makeRandomWeights, type FixtureOptions } from './fixtures/tiny-checkpoint';
 import { hashKey, mulberry32 } from './fixtures/prng';
 
@@ -104,13 +106,9 @@ export function randomPrompts(count: number, seed: number, maxLength = 13, vocab
   });
 }
 
-/** Runs one request on fresh caches. */
+/** Runs one request on fresh caches of the models' kind (freed afterwards). */
 export async function run(models: ModelPair, prompt: readonly number[], request: GenerateRequest): Promise<Generation> {
-  const caches = {
-    target: KvCache.forConfig(models.target.config),
-    draft: models.draft ? KvCache.forConfig(models.draft.config) : undefined,
-  };
-  return generate(models, caches, prompt, request);
+  return withCaches(models, (caches) => generate(models, caches, prompt, request));
 }
 
 export function firstDivergence(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -163,9 +161,10 @@ export async function recomputeDecode(model: ForwardModel, prompt: readonly numb
       const windowMask = new Uint8Array(L * L); // [L, L]: block-causal over the blocks before the canvas; canvas sees all
       for (let r = 0; r < L; r++) for (let c = 0; c < L; c++) windowMask[r * L + c] = Math.floor(c / bl) <= Math.floor(r / bl) ? 1 : 0;
       const holes = seq.map((t, i) => (t === mask && i >= blockStart ? i : -1)).filter((i) => i >= 0);
+      const empty = await model.createCache();
       const out = await model.forward({
         ids: Int32Array.from(seq), positions: Int32Array.from(seq.keys()), windowMask, selectRows: Int32Array.from(holes),
-      }, KvCache.forConfig(model.config));
+      }, empty).finally(() => empty.dispose());
       const logits = out.logits;
       if (logits === undefined) throw new Error('recomputeDecode needs the debug variant');
       const order = holes.map((_, i) => i).sort((a, b) => out.tokenProbs[b] - out.tokenProbs[a] || holes[a] - holes[b]);
@@ -184,25 +183,43 @@ export async function recomputeDecode(model: ForwardModel, prompt: readonly numb
 
 /** The T5 report for a twin mismatch: first divergent output index, with where native decoding revealed it. */
 export function describeDivergence(label: string, expected: ArrayLike<number>, got: ArrayLike<number>, promptLength: number, trace: readonly RevealTrace[]): string {
+  return divergence(label, expected, got, promptLength, trace).report;
+}
+
+/** The report and the top-2 logit margin where native decoding revealed the first divergent token (Infinity: unknown). */
+export function divergence(
+  label: string, expected: ArrayLike<number>, got: ArrayLike<number>, promptLength: number, trace: readonly RevealTrace[],
+): { readonly report: string; readonly margin: number } {
   const i = firstDivergence(expected, got);
   const at = trace.find((t) => t.position === promptLength + i);
   const where = at ? `block ${at.block}, step ${at.step}, position ${at.position}, top-2 margin ${at.margin.toExponential(3)}` : 'no trace';
-  return `${label}: first divergence at output index ${i} (${where}); expected ${Array.from(expected).join(',')}; got ${Array.from(got).join(',')}`;
+  return {
+    report: `${label}: first divergence at output index ${i} (${where}); expected ${Array.from(expected).join(',')}; got ${Array.from(got).join(',')}`,
+    margin: at?.margin ?? Infinity,
+  };
+}
+
+/** A cache's K/V on the host: its own buffers, or a device cache read back through its session. */
+export async function cacheRows(model: ForwardModel, cache: KvCache): Promise<readonly KvRows[]> {
+  if (cache instanceof HostKvCache) return cache.layers;
+  if (model instanceof ModelSession) return model.readCache(cache);
+  throw new Error('cacheRows: a device cache needs its ModelSession');
 }
 
 /**
  * The largest absolute difference between two caches' K/V in slots [0, length) (Infinity when the lengths differ);
  * 0 means bit-identical. Layout [Hkv, capacity, D].
  */
-export function cacheDifference(a: KvCache, b: KvCache, config: SdarConfig): number {
+export async function cacheDifference(model: ForwardModel, a: KvCache, b: KvCache): Promise<number> {
   if (a.length !== b.length) return Infinity;
-  const { numKvHeads: h, headDim: d } = config;
+  const [ra, rb] = [await cacheRows(model, a), await cacheRows(model, b)];
+  const { numKvHeads: h, headDim: d } = model.config;
   let diff = 0;
-  for (let l = 0; l < a.layers.length; l++) {
+  for (let l = 0; l < ra.length; l++) {
     for (const which of ['key', 'value'] as const) {
       for (let head = 0; head < h; head++) {
-        const x = a.layers[l][which].subarray(head * a.capacity * d, (head * a.capacity + a.length) * d);
-        const y = b.layers[l][which].subarray(head * b.capacity * d, (head * b.capacity + b.length) * d);
+        const x = ra[l][which].subarray(head * a.capacity * d, (head * a.capacity + a.length) * d);
+        const y = rb[l][which].subarray(head * b.capacity * d, (head * b.capacity + b.length) * d);
         x.forEach((v, i) => { diff = Math.max(diff, Math.abs(v - y[i])); });
       }
     }
@@ -210,6 +227,6 @@ export function cacheDifference(a: KvCache, b: KvCache, config: SdarConfig): num
   return diff;
 }
 
-export function sameCacheContent(a: KvCache, b: KvCache, config: SdarConfig): boolean {
-  return cacheDifference(a, b, config) === 0;
+export async function sameCacheContent(model: ForwardModel, a: KvCache, b: KvCache): Promise<boolean> {
+  return (await cacheDifference(model, a, b)) === 0;
 }

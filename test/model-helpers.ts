@@ -4,14 +4,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertModel } from '../src/model/convert';
-import { ModelSession } from '../src/model/session';
-import type { GraphVariant, WeightSource } from '../src/model/types';
+import { ModelSession, type ExecutionProvider, type KvLocation } from '../src/model/session';
+import type { ForwardOutput, GraphVariant, KvRows, Precision, WeightSource } from '../src/model/types';
 import type { WeightFormat } from '../src/model/weights';
 
 export interface SessionSpec {
   readonly weights?: WeightFormat;     // default fp32
   readonly variant?: GraphVariant;     // default greedy
   readonly accuracyLevel?: number;     // default 0: exact, comparable with the reference
+  readonly precision?: Precision;      // default fp32
+  readonly ep?: ExecutionProvider;     // default cpu
+  readonly kv?: KvLocation;            // default: device on WebGPU, host on the CPU
 }
 
 const made: string[] = [];
@@ -22,8 +25,14 @@ export async function openSession(source: WeightSource, spec: SessionSpec = {}):
   const dir = join(mkdtempSync(join(tmpdir(), 'simsd-model-')), 'model');
   made.push(join(dir, '..'));
   const variant = spec.variant ?? 'greedy';
-  await convertModel(source, dir, { weights: spec.weights ?? 'fp32', accuracyLevel: spec.accuracyLevel ?? 0, variants: [variant] });
-  return ModelSession.open(dir, { variant, threads: 1 });
+  await convertModel(source, dir, { weights: spec.weights ?? 'fp32', precision: spec.precision, accuracyLevel: spec.accuracyLevel ?? 0, variants: [variant] });
+  return ModelSession.open(dir, { variant, threads: 1, executionProvider: spec.ep, kv: spec.kv });
+}
+
+/** A forward's new K/V as host arrays (the forward ran over a host cache). */
+export function hostKv(out: ForwardOutput): readonly KvRows[] {
+  if (!Array.isArray(out.newKv)) throw new Error('the forward left its K/V on the device');
+  return out.newKv;
 }
 
 /** Block-causal window mask [L, L] for rows at absolute positions `positions` (a prefill chunk). */

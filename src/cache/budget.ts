@@ -1,5 +1,6 @@
-// The prefix caches of all open files under one memory budget (`simsd.cache.maxMemoryMB`): an LRU by bytes.
-// Sizes change as caches grow, so the owner calls touch() after each request to re-weigh and evict.
+// The prefix caches of all open files under one memory budget (`simsd.cache.maxMemoryMB`): an LRU by bytes (host or
+// device memory). Sizes change as caches grow, so the owner calls touch() after each request to re-weigh and evict.
+// An evicted cache is disposed here; one the owner deletes is the owner's to dispose (it may still be in use).
 import { LRUCache } from 'lru-cache';
 import type { FilePrefixCache } from './prefix-cache';
 
@@ -11,7 +12,11 @@ export class PrefixCacheBudget {
     this.lru = new LRUCache<string, FilePrefixCache>({
       maxSize: Math.max(1, budgetBytes),
       sizeCalculation: (cache) => Math.max(1, cache.bytes),
-      dispose: (_cache, _key, reason) => { if (reason === 'evict') this.evictions++; },
+      dispose: (cache, _key, reason) => {
+        if (reason !== 'evict') return;
+        this.evictions++;
+        cache.dispose();
+      },
     });
   }
 
@@ -19,7 +24,7 @@ export class PrefixCacheBudget {
     return this.lru.get(fileKey);
   }
 
-  /** Stores or re-weighs `cache`; a cache larger than the whole budget is not kept. */
+  /** Stores or re-weighs `cache`; a cache larger than the whole budget is not kept (and not disposed: the caller's). */
   touch(fileKey: string, cache: FilePrefixCache): boolean {
     // lru-cache recomputes a size only when the value object changes: delete first so a grown cache is re-weighed.
     this.lru.delete(fileKey);

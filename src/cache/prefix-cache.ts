@@ -1,19 +1,21 @@
-// FilePrefixCache: per open file, the committed token ids and one KvCache per model (completion.md §2.3).
+// FilePrefixCache: per open file, the committed token ids and one KV cache per model (completion.md §2.3), on the
+// models' device (a WebGPU session keeps it in GPU memory).
 // A new prompt keeps the longest block-aligned common prefix, exact for SDAR because attention is causal
 // across blocks; only the rest is prefilled. The draft's cache may lag the target's (native decoding does
 // not run the draft) but never leads it once a request ends.
-import { KvCache } from '../model/kv';
-import type { SdarConfig } from '../model/types';
+import type { ForwardModel, KvCache } from '../model/types';
+
+/** What a prefix cache needs of a model: its config and caches of its kind. */
+export type CacheMaker = Pick<ForwardModel, 'config' | 'createCache'>;
 
 export class FilePrefixCache {
   /** Token ids of the committed positions: ids.length ≥ every cache's length. */
   private ids: number[] = [];
-  readonly target: KvCache;
-  readonly draft: KvCache | null;
 
-  constructor(private readonly blockLength: number, target: SdarConfig, draft: SdarConfig | null) {
-    this.target = KvCache.forConfig(target);
-    this.draft = draft ? KvCache.forConfig(draft) : null;
+  private constructor(private readonly blockLength: number, readonly target: KvCache, readonly draft: KvCache | null) {}
+
+  static async create(target: CacheMaker, draft: CacheMaker | null): Promise<FilePrefixCache> {
+    return new FilePrefixCache(target.config.blockLength, await target.createCache(), draft ? await draft.createCache() : null);
   }
 
   get committedIds(): readonly number[] {
@@ -48,6 +50,11 @@ export class FilePrefixCache {
     if (sequence.length < length) throw new Error(`internal: ${length} committed positions but only ${sequence.length} known ids`);
     this.ids = sequence.slice(0, length);
     if (this.draft && this.draft.length > length) this.draft.truncate(length);
+  }
+
+  /** Frees the caches' memory (device memory is not garbage-collected); the cache must not be used afterwards. */
+  dispose(): void {
+    for (const cache of this.caches()) cache.dispose();
   }
 
   private caches(): KvCache[] {

@@ -2,11 +2,10 @@
 // prompt), timed by the same clock (testing.md §8 "What we report"). runBench returns a plain record;
 // formatBenchTable renders the human table; benchJsonLine is the one JSON document the CLI prints last.
 // Arms run prompt by prompt in turn, after one untimed warm-up run each, so load drift hits every arm alike.
-import { generate, type GenerateRequest, type ModelPair } from '../decode/generate';
+import { generate, withCaches, type GenerateRequest, type ModelPair } from '../decode/generate';
 import { combineStats } from '../decode/metrics';
 import type { DecodeStats } from '../protocol/messages';
 import type { GenerateParams } from '../protocol/request';
-import { KvCache } from '../model/kv';
 import type { CancelFlag } from '../model/types';
 
 export interface BenchArm {
@@ -71,27 +70,25 @@ function nativeLabel(arm: BenchArm): string {
 
 export async function runBench(models: ModelPair, options: BenchOptions, signal?: CancelFlag): Promise<BenchReport> {
   const arms = armsFor(models, options);
-  const caches = {
-    target: KvCache.forConfig(models.target.config),
-    draft: models.draft ? KvCache.forConfig(models.draft.config) : undefined,
-  };
-  const once = (arm: BenchArm, prompt: readonly number[]) => {
-    caches.target.truncate(0);
-    caches.draft?.truncate(0);
-    return generate(models, caches, prompt, { ...options.base, ...arm.request, maxTokens: options.maxTokens }, signal);
-  };
-  if ((options.warmup ?? true) && options.prompts.length > 0) {
-    for (const arm of arms) await once(arm, options.prompts[0]);
-  }
   const stats = new Map<string, DecodeStats[]>(arms.map((a) => [a.label, []]));
   const outputs = new Map<string, string[]>(arms.map((a) => [a.label, []]));
-  for (const prompt of options.prompts) {
-    for (const arm of arms) {
-      const g = await once(arm, prompt);
-      stats.get(arm.label)?.push(g.stats);
-      outputs.get(arm.label)?.push(`${g.finishReason}:${g.tokenIds.join(',')}`);
+  await withCaches(models, async (caches) => {
+    const once = (arm: BenchArm, prompt: readonly number[]) => {
+      caches.target.truncate(0);
+      caches.draft?.truncate(0);
+      return generate(models, caches, prompt, { ...options.base, ...arm.request, maxTokens: options.maxTokens }, signal);
+    };
+    if ((options.warmup ?? true) && options.prompts.length > 0) {
+      for (const arm of arms) await once(arm, options.prompts[0]);
     }
-  }
+    for (const prompt of options.prompts) {
+      for (const arm of arms) {
+        const g = await once(arm, prompt);
+        stats.get(arm.label)?.push(g.stats);
+        outputs.get(arm.label)?.push(`${g.finishReason}:${g.tokenIds.join(',')}`);
+      }
+    }
+  });
   const combined = new Map(arms.map((a) => [a.label, combineStats(stats.get(a.label) ?? [])]));
   const rate = (label: string) => combined.get(label)?.tokPerS ?? null;
   const identical = (label: string, reference: string) => {
@@ -144,6 +141,6 @@ export function formatBenchTable(report: BenchReport): string {
 }
 
 /** The one JSON document the CLI prints on the last stdout line (testing.md §8). */
-export function benchJsonLine(report: BenchReport, meta: { readonly device: string; readonly ep: string; readonly models: Readonly<Record<string, string>> }): string {
+export function benchJsonLine(report: BenchReport, meta: { readonly device: string; readonly ep: string; readonly precision: string; readonly models: Readonly<Record<string, string>> }): string {
   return JSON.stringify({ ...meta, prompts: report.prompts, maxTokens: report.maxTokens, strategy: report.arms });
 }

@@ -1,14 +1,16 @@
 // Every command's synopsis, positional arguments and flag table: the whole of what the command line accepts.
 // A flag not in its command's table (or GLOBAL_FLAGS: --json, --verbose, --help) is refused as unknown.
 import { MAX_BLOCKS_PER_VERIFY } from '../decode/params';
-import { SAMPLING_TOP_K } from '../model/types';
+import { PRECISIONS, SAMPLING_TOP_K } from '../model/types';
 import { REVEAL_RULE_NAMES, STRATEGY_NAMES, type StrategyName } from '../protocol/request';
 import { WEIGHT_FORMATS } from '../model/weights';
 import { PAIR_PRESET_NAMES } from '../hub/presets';
+import type { ProviderSetting } from '../engine/provider-choice';
 import { flag, type CommandSpec, type FlagTable } from './args';
 
 export const STRATEGY_CHOICES: readonly (StrategyName | 'auto')[] = ['auto', ...STRATEGY_NAMES];
 export const LAYOUTS = ['auto', 'fim', 'prefix'] as const;
+export const EP_CHOICES: readonly ProviderSetting[] = ['cpu', 'webgpu', 'auto'];
 
 /** Generous sanity caps; the real limit of a generation is the model's context, checked once it is loaded. */
 const MAX_TOKENS = 65536;
@@ -19,6 +21,7 @@ const PAIR: FlagTable = {
   draft: flag.path('DIR', 'the draft model, as --target'),
   'cache-dir': flag.path('DIR', 'where checkpoints are converted to; default ~/.cache/simsd/converted'),
   threads: flag.integer('N', 1, MAX_THREADS, 'intra-op threads per model; default: cores − 1'),
+  ep: flag.choice(EP_CHOICES, 'execution provider: cpu (default); webgpu (fp16 graphs, KV cache on the device; refused if the probe fails); auto (WebGPU when correct and measured faster here)'),
 };
 
 export const COMMAND_SPECS = {
@@ -28,11 +31,12 @@ export const COMMAND_SPECS = {
     flags: {},
   },
   convert: {
-    usage: 'simsd convert DIR --out OUT [--weights fp32|int4|fp16] [--accuracy-level 4] [--progress-json] [--json]',
+    usage: 'simsd convert DIR --out OUT [--weights fp32|int4|fp16] [--precision fp32|fp16] [--accuracy-level 4] [--progress-json] [--json]',
     positionals: ['DIR'],
     flags: {
       out: flag.path('OUT', 'the converted folder to write'),
       weights: flag.choice(WEIGHT_FORMATS, 'weight format of the MatMuls; default int4'),
+      precision: flag.choice(PRECISIONS, 'float type of activations and K/V: fp32 (CPU, default) or fp16 (WebGPU only; fp16 or int4 weights)'),
       'accuracy-level': flag.integer('L', 0, 4, 'MatMulNBits accuracy level of int4 weights (0 exact, 4 int8 compute); default 4'),
       'progress-json': flag.boolean('progress as one {"progress": {tensor, done, total, bytesWritten}} line on stderr per tensor, instead of a line every 2 s'),
     },
@@ -40,7 +44,7 @@ export const COMMAND_SPECS = {
   generate: {
     usage: 'simsd generate --target DIR [--draft DIR] (--prompt TEXT | --prompt-file F | --prompt-ids 1,2,3) [--chat] '
       + `[--strategy ${STRATEGY_CHOICES.join('|')}] [--rule static|dynamic] [--threshold T] [--temperature T --seed S --top-k K] [--max-tokens N] `
-      + '[--no-fold] [--blocks-per-verify K] [--threads N] [--cache-dir DIR] [--json]',
+      + '[--no-fold] [--blocks-per-verify K] [--threads N] [--ep cpu|webgpu|auto] [--cache-dir DIR] [--json]',
     positionals: [],
     flags: {
       ...PAIR,
@@ -60,7 +64,7 @@ export const COMMAND_SPECS = {
     },
   },
   bench: {
-    usage: 'simsd bench --target DIR --draft DIR [--prompts FILE.jsonl] [--max-tokens N] [--threshold T] [--threads N] [--cache-dir DIR] [--json]',
+    usage: 'simsd bench --target DIR --draft DIR [--prompts FILE.jsonl] [--max-tokens N] [--threshold T] [--threads N] [--ep cpu|webgpu|auto] [--cache-dir DIR] [--json]',
     positionals: [],
     flags: {
       ...PAIR,
@@ -70,7 +74,7 @@ export const COMMAND_SPECS = {
     },
   },
   demo: {
-    usage: 'simsd demo [--file F --target DIR --draft DIR --max-tokens N --strategies A,B] [--threads N] [--cache-dir DIR] [--json]',
+    usage: 'simsd demo [--file F --target DIR --draft DIR --max-tokens N --strategies A,B] [--threads N] [--ep cpu|webgpu|auto] [--cache-dir DIR] [--json]',
     positionals: [],
     flags: {
       ...PAIR,
@@ -80,7 +84,7 @@ export const COMMAND_SPECS = {
     },
   },
   trace: {
-    usage: 'simsd trace [--file SOURCE] [--steps 400] [--pace typist|sequential] [--ring N] [--layout auto|fim|prefix] [--max-tokens 24] [--target DIR --draft DIR] [--cache-dir DIR] [--json]',
+    usage: 'simsd trace [--file SOURCE] [--steps 400] [--pace typist|sequential] [--ring N] [--layout auto|fim|prefix] [--max-tokens 24] [--target DIR --draft DIR] [--ep cpu|webgpu|auto] [--cache-dir DIR] [--json]',
     positionals: [],
     flags: {
       file: flag.path('SOURCE', 'the source file typed into; default src/completion/trigger.ts'),
@@ -92,15 +96,18 @@ export const COMMAND_SPECS = {
       target: PAIR.target,
       draft: PAIR.draft,
       'cache-dir': PAIR['cache-dir'],
+      ep: PAIR.ep,
     },
   },
   profile: {
-    usage: 'simsd profile CONVERTED_DIR [--cache 512] [--rows 4,16] [--repeats 5] [--threads N] [--json]',
+    usage: 'simsd profile CONVERTED_DIR [--cache 512] [--rows 4,16] [--repeats 5] [--ep cpu|webgpu|auto] [--kv device|host] [--threads N] [--json]',
     positionals: ['CONVERTED_DIR'],
     flags: {
       cache: flag.integer('C', 0, 1 << 20, 'committed tokens in the KV cache; default 512'),
       rows: flag.integers('4,16', 1, 4096, 'window rows L of the timed forwards; default 4,16'),
       repeats: flag.integer('N', 1, 10_000, 'timed forwards per row count (after one warm-up); default 5'),
+      ep: PAIR.ep,
+      kv: flag.choice(['device', 'host'], 'where the KV cache lives on WebGPU: device (default) or host (copied both ways every forward; fp32 folders only)'),
       threads: PAIR.threads,
     },
   },
@@ -118,7 +125,7 @@ export const COMMAND_SPECS = {
   },
   serve: {
     usage: 'simsd serve --target DIR [--draft DIR] [--host 127.0.0.1] [--port 8000] [--api-key K] [--max-queue 16] '
-      + `[--strategy ${STRATEGY_CHOICES.join('|')}] [--model-name NAME] [--cache-mb 512] [--threads N] [--cache-dir DIR] [--json]`,
+      + `[--strategy ${STRATEGY_CHOICES.join('|')}] [--model-name NAME] [--cache-mb 512] [--threads N] [--ep cpu|webgpu|auto] [--cache-dir DIR] [--json]`,
     positionals: [],
     flags: {
       ...PAIR,

@@ -4,9 +4,8 @@ import * as path from 'node:path';
 import { buildCursorContext } from '../completion/context';
 import { buildPrompt } from '../prompt/build';
 import { CALIBRATION_TEXT, calibrateForAuto } from '../decode/calibrate';
-import { generate, strategyFor, type GenerateRequest } from '../decode/generate';
+import { generate, strategyFor, withCaches, type GenerateRequest } from '../decode/generate';
 import { RequestError } from '../model/errors';
-import { KvCache } from '../model/kv';
 import type { SdarTokenizer } from '../model/tokenizer';
 import { booleanFlag, choiceFlag, choicesFlag, numberFlag, numbersFlag, stringFlag, UsageError, type ParsedArgs } from './args';
 import { benchJsonLine, formatBenchTable, runBench } from './bench';
@@ -57,12 +56,11 @@ export async function generateCommand(args: ParsedArgs, print: Print): Promise<o
       ? await calibrateForAuto(pair.models, pair.tokenizer.encode(CALIBRATION_TEXT), { temperature, seed: request.seed })
       : undefined;
     const chosen = strategyFor({ ...request, autoEstimates }, pair.models.draft !== undefined);
-    const caches = { target: KvCache.forConfig(pair.models.target.config), draft: pair.models.draft ? KvCache.forConfig(pair.models.draft.config) : undefined };
-    const g = await generate(pair.models, caches, ids, { ...request, strategy: chosen });
+    const g = await withCaches(pair.models, (caches) => generate(pair.models, caches, ids, { ...request, strategy: chosen }));
     const text = pair.tokenizer.decode(g.tokenIds, { skipSpecial: true });
     print(text);
     print(`[${chosen}: ${g.tokenIds.length} tokens, ${g.stats.tokPerS.toFixed(1)} tok/s, ${g.finishReason}${g.stats.acceptLength ? `, accept length ${g.stats.acceptLength.mean.toFixed(2)}` : ''}]`);
-    return { tokenIds: g.tokenIds, text, finishReason: g.finishReason, promptTokens: ids.length, ...g.stats };
+    return { tokenIds: g.tokenIds, text, finishReason: g.finishReason, promptTokens: ids.length, ep: pair.provider.executionProvider, precision: pair.precision, ...g.stats };
   } finally {
     await pair.close();
   }
@@ -87,7 +85,7 @@ export async function benchCommand(args: ParsedArgs, print: Print): Promise<obje
     const prompts = benchPrompts(entries, pair.tokenizer, pair.models.target.config.vocabSize);
     const report = await runBench(pair.models, { prompts, maxTokens, base: { threshold } });
     print(formatBenchTable(report));
-    return JSON.parse(benchJsonLine(report, { device: os.cpus()[0]?.model ?? 'cpu', ep: 'cpu', models: pair.labels })) as object;
+    return JSON.parse(benchJsonLine(report, { device: os.cpus()[0]?.model ?? 'cpu', ep: pair.provider.executionProvider, precision: pair.precision, models: pair.labels })) as object;
   } finally {
     await pair.close();
   }
@@ -113,15 +111,14 @@ export async function demoCommand(args: ParsedArgs, print: Print): Promise<objec
     print(`${path.basename(file)} at line ${cursor.line + 1}, ${prompt.layout} prompt of ${prompt.ids.length} tokens (models: ${Object.values(pair.labels).join(' + ')})`);
     const results: Record<string, object> = {};
     for (const strategy of strategies) {
-      const caches = { target: KvCache.forConfig(pair.models.target.config), draft: pair.models.draft ? KvCache.forConfig(pair.models.draft.config) : undefined };
-      const g = await generate(pair.models, caches, prompt.ids, { strategy, maxTokens });
+      const g = await withCaches(pair.models, (caches) => generate(pair.models, caches, prompt.ids, { strategy, maxTokens }));
       const text = pair.tokenizer.decode(g.tokenIds, { skipSpecial: true });
       const s = g.stats;
       print(`\n── ${strategy}: ${s.newTokens} tokens, ${s.tokPerS.toFixed(1)} tok/s, ${s.targetForwardsPerToken.toFixed(2)} target forwards/token${s.acceptLength ? `, ${s.acceptLength.mean.toFixed(2)} accepted per target pass` : ''}`);
       print(text.split('\n').map((l) => `│ ${l}`).join('\n'));
       results[strategy] = { text, tokens: s.newTokens, tokPerS: s.tokPerS, targetForwardsPerToken: s.targetForwardsPerToken, acceptLength: s.acceptLength?.mean ?? null };
     }
-    return { file, layout: prompt.layout, promptTokens: prompt.ids.length, results };
+    return { file, layout: prompt.layout, promptTokens: prompt.ids.length, ep: pair.provider.executionProvider, precision: pair.precision, results };
   } finally {
     await pair.close();
   }

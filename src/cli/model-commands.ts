@@ -4,11 +4,12 @@ import { performance } from 'node:perf_hooks';
 import { describeCheckpoint } from '../model/checkpoint';
 import { convertCheckpoint, type ConvertProgress } from '../model/convert';
 import { RequestError } from '../model/errors';
-import { KvCache } from '../model/kv';
+import { prefilledCache, timeForward, windowInput } from '../model/provider';
 import { ModelSession } from '../model/session';
-import type { ForwardInput } from '../model/types';
+import { PRECISIONS } from '../model/types';
 import { WEIGHT_FORMATS } from '../model/weights';
 import { booleanFlag, choiceFlag, numberFlag, numbersFlag, stringFlag, UsageError, type ParsedArgs } from './args';
+import { providerFor } from './pair';
 
 export type Print = (line: string) => void;
 
@@ -27,13 +28,14 @@ export async function convertCommand(args: ParsedArgs, print: Print): Promise<ob
   const out = stringFlag(args, 'out');
   if (!out) throw new UsageError('convert needs --out OUT');
   const weights = choiceFlag(args, 'weights', WEIGHT_FORMATS, 'int4');
+  const precision = choiceFlag(args, 'precision', PRECISIONS, 'fp32');
   const accuracyLevel = numberFlag(args, 'accuracy-level', 4);
   const started = performance.now();
   const onProgress = progressReporter(booleanFlag(args, 'progress-json'), started);
-  const manifest = await convertCheckpoint(dir, out, { weights, accuracyLevel, onProgress });
+  const manifest = await convertCheckpoint(dir, out, { weights, precision, accuracyLevel, onProgress });
   const seconds = (performance.now() - started) / 1000;
-  print(`converted ${dir} → ${out} (${weights}, ${formatBytes(manifest.dataBytes)} of weights) in ${seconds.toFixed(1)} s`);
-  return { out, weights, accuracyLevel, dataBytes: manifest.dataBytes, seconds, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+  print(`converted ${dir} → ${out} (${weights} weights, ${precision} graph, ${formatBytes(manifest.dataBytes)} of weights) in ${seconds.toFixed(1)} s`);
+  return { out, weights, precision, accuracyLevel, dataBytes: manifest.dataBytes, seconds, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
 }
 
 /**
@@ -61,41 +63,38 @@ export async function profileCommand(args: ParsedArgs, print: Print): Promise<ob
   const cacheLength = numberFlag(args, 'cache', 512);
   const rows = numbersFlag(args, 'rows', [4, 16]);
   const repeats = numberFlag(args, 'repeats', 5);
+  const provider = await providerFor(args, null, print);
+  const kv = choiceFlag(args, 'kv', ['device', 'host'] as const, provider.executionProvider === 'webgpu' ? 'device' : 'host');
   const loadStart = performance.now();
-  const session = await ModelSession.open(dir, { threads: numberFlag(args, 'threads') });
+  const session = await ModelSession.open(dir, { executionProvider: provider.executionProvider, kv, threads: numberFlag(args, 'threads') });
   const loadMs = performance.now() - loadStart;
-  const cfg = session.config;
-  const positions = cacheLength + Math.max(...rows);
-  if (positions > cfg.maxPositions) {
-    await session.close();
-    throw new RequestError(`--cache ${cacheLength} plus --rows up to ${Math.max(...rows)} needs ${positions} positions, but the model has ${cfg.maxPositions} (max_position_embeddings)`);
-  }
-  const cache = KvCache.forConfig(cfg, cacheLength);
-  // Fill the cache with finite values as a prefill would; the cost depends on capacity, not on the values.
-  for (const l of cache.layers) { l.key.fill(0.01); l.value.fill(0.01); }
-  cache.length = cacheLength;
-  const results: Record<string, { medianMs: number; minMs: number }> = {};
-  for (const L of rows) {
-    const input: ForwardInput = {
-      ids: Int32Array.from({ length: L }, (_, i) => (i * 31 + 3) % cfg.vocabSize),
-      positions: Int32Array.from({ length: L }, (_, i) => cacheLength + i),
-      windowMask: new Uint8Array(L * L).fill(1),
-      selectRows: Int32Array.from({ length: Math.min(L, cfg.blockLength) }, (_, i) => i),
-    };
-    await session.forward(input, cache); // warm-up: first run at a new shape prepares kernels
-    const times: number[] = [];
-    for (let i = 0; i < repeats; i++) {
-      const t0 = performance.now();
-      await session.forward(input, cache);
-      times.push(performance.now() - t0);
+  try {
+    const cfg = session.config;
+    const positions = cacheLength + Math.max(...rows);
+    if (positions > cfg.maxPositions) {
+      throw new RequestError(`--cache ${cacheLength} plus --rows up to ${Math.max(...rows)} needs ${positions} positions, but the model has ${cfg.maxPositions} (max_position_embeddings)`);
     }
-    times.sort((a, b) => a - b);
-    results[`L${L}`] = { medianMs: round(times[Math.floor(times.length / 2)]), minMs: round(times[0]) };
-    print(`  L=${L} over cache ${cacheLength} (capacity ${cache.capacity}): median ${results[`L${L}`].medianMs} ms, min ${results[`L${L}`].minMs} ms`);
+    const cache = await prefilledCache(session, cacheLength, positions);
+    try {
+      const results: Record<string, { medianMs: number; minMs: number; transferBytes: number }> = {};
+      for (const L of rows) {
+        const input = windowInput(cfg, cacheLength, L);
+        const before = session.transferredBytes;
+        await session.forward(input, cache);
+        const transferBytes = session.transferredBytes - before; // one forward's host ↔ device bytes; 0 on the CPU
+        const times = await timeForward(session, input, cache, repeats);
+        results[`L${L}`] = { medianMs: round(times[Math.floor(times.length / 2)]), minMs: round(times[0]), transferBytes };
+        print(`  L=${L} over cache ${cacheLength} (capacity ${cache.capacity}): median ${results[`L${L}`].medianMs} ms, min ${results[`L${L}`].minMs} ms, ${transferBytes} B host↔device`);
+      }
+      return { dir, weights: session.record.weights, precision: session.precision, accuracyLevel: session.record.accuracyLevel,
+        ep: session.executionProvider, kv: session.kv, layers: cfg.numLayers, cacheLength, loadMs: round(loadMs), forward: results,
+        peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+    } finally {
+      cache.dispose();
+    }
+  } finally {
+    await session.close();
   }
-  await session.close();
-  return { dir, weights: session.record.weights, accuracyLevel: session.record.accuracyLevel, layers: cfg.numLayers,
-    cacheLength, loadMs: round(loadMs), forward: results, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
 }
 
 /** The command's folder argument (the parser made sure there is one); a missing path is ENOENT naming it. */

@@ -4,10 +4,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ModelPair } from '../decode/generate';
 import { resolveModel } from '../engine/models';
+import { chooseProvider } from '../engine/provider-choice';
 import { ModelSession } from '../model/session';
+import type { ProviderChoice } from '../protocol/messages';
+import { RequestError } from '../model/errors';
 import { loadTokenizer, type SdarTokenizer } from '../model/tokenizer';
-import type { GraphVariant } from '../model/types';
-import { numberFlag, stringFlag, UsageError, type ParsedArgs } from './args';
+import type { GraphVariant, Precision } from '../model/types';
+import { choiceFlag, numberFlag, stringFlag, UsageError, type ParsedArgs } from './args';
+import { EP_CHOICES } from './commands';
 
 export interface LoadedPair {
   readonly models: ModelPair;
@@ -15,7 +19,28 @@ export interface LoadedPair {
   readonly fim: boolean;                  // the target's manifest says FIM prompts work
   readonly contextTokens: number;         // the target's trained context
   readonly labels: Readonly<Record<string, string>>;
+  readonly provider: ProviderChoice;
+  readonly precision: Precision;          // the target's graph precision (fp16 on WebGPU where converted for it)
   close(): Promise<void>;
+}
+
+/**
+ * The execution provider `--ep` asks for (default cpu): webgpu and auto run the WebGPU probe in a child process
+ * (auto also times the target's shape), as the extension does; verdicts are remembered beside the converted models.
+ */
+export async function providerFor(args: ParsedArgs, targetDir: string | null, log: (line: string) => void): Promise<ProviderChoice> {
+  const setting = choiceFlag(args, 'ep', EP_CHOICES, 'cpu');
+  // Verdicts are remembered per target shape, beside the converted models; without a target nothing is timed.
+  const verdictFile = targetDir === null ? null : path.join(stringFlag(args, 'cache-dir') ?? defaultCacheDir(), 'webgpu-verdicts.json');
+  const choice = await chooseProvider(setting, { workerScript: path.join(__dirname, 'worker.js'), targetDir, verdictFile, log });
+  if (setting === 'webgpu' && choice.executionProvider !== 'webgpu') throw new RequestError(choice.reason);
+  log(`execution provider: ${choice.executionProvider} (${choice.reason})`);
+  return choice;
+}
+
+/** WebGPU runs fp16 graphs with the KV cache on the device; the CPU runs fp32. */
+export function precisionFor(provider: ProviderChoice): Precision {
+  return provider.executionProvider === 'webgpu' ? 'fp16' : 'fp32';
 }
 
 export function defaultCacheDir(): string {
@@ -30,9 +55,10 @@ export function embeddedModelsDir(): string {
 export async function loadPair(target: string, draft: string | null, variant: GraphVariant, args: ParsedArgs, log: (line: string) => void): Promise<LoadedPair> {
   const cacheDir = stringFlag(args, 'cache-dir') ?? defaultCacheDir();
   const threads = numberFlag(args, 'threads');
-  const t = await resolveModel(target, cacheDir, log);
-  const d = draft ? await resolveModel(draft, cacheDir, log) : null;
-  const open = (dir: string) => ModelSession.open(dir, { variant, threads });
+  const provider = await providerFor(args, target, log);
+  const t = await resolveModel(target, cacheDir, log, undefined, precisionFor(provider));
+  const d = draft ? await resolveModel(draft, cacheDir, log, undefined, precisionFor(provider)) : null;
+  const open = (dir: string) => ModelSession.open(dir, { variant, threads, executionProvider: provider.executionProvider });
   const targetSession = await open(t.convertedDir);
   const draftSession = d ? await open(d.convertedDir) : undefined;
   const tokenizer = loadTokenizer(t.convertedDir);
@@ -42,6 +68,8 @@ export async function loadPair(target: string, draft: string | null, variant: Gr
     fim: t.fim && tokenizer.fim !== null,
     contextTokens: t.contextTokens,
     labels: { target: path.resolve(target), ...(draft ? { draft: path.resolve(draft) } : {}) },
+    provider,
+    precision: targetSession.precision,
     close: async () => { await targetSession.close(); await draftSession?.close(); },
   };
 }

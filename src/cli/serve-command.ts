@@ -2,7 +2,7 @@
 // machine or a shared box. The engine runs in a worker thread behind a FIFO engine client; the server binds loopback
 // unless told otherwise, and refuses another address without an API key. SIGINT / SIGTERM stop it gracefully.
 import * as path from 'node:path';
-import { EngineClient, workerTransport } from '../engine/client';
+import { EngineClient, transportFor } from '../engine/client';
 import { resolveModel } from '../engine/models';
 import { modelName } from '../hub/names';
 import type { EngineReady } from '../protocol/messages';
@@ -12,7 +12,7 @@ import { USES_DRAFT } from '../decode/generate';
 import { booleanFlag, choiceFlag, numberFlag, stringFlag, UsageError, type ParsedArgs } from './args';
 import { STRATEGY_CHOICES } from './commands';
 import type { Print } from './model-commands';
-import { defaultCacheDir, requiredFlag } from './pair';
+import { defaultCacheDir, precisionFor, providerFor, requiredFlag } from './pair';
 
 /** Running requests get this long to finish after SIGINT / SIGTERM before they are cancelled. */
 const GRACE_MS = 5000;
@@ -33,7 +33,8 @@ export async function serveCommand(args: ParsedArgs, print: Print): Promise<obje
   if (strategy !== 'auto' && USES_DRAFT[strategy] && draft === null) throw new UsageError(`--strategy ${strategy} needs --draft`);
   const convertedRoot = stringFlag(args, 'cache-dir') ?? defaultCacheDir();
   // Resolved here first, so that a missing or broken checkpoint is a one-line user error before the engine starts.
-  for (const dir of [target, draft]) if (dir !== null) await resolveModel(dir, convertedRoot, print);
+  const provider = await providerFor(args, target, print);
+  for (const dir of [target, draft]) if (dir !== null) await resolveModel(dir, convertedRoot, print, undefined, precisionFor(provider));
 
   let loaded: (ready: EngineReady) => void = () => undefined;
   let gaveUp: (err: Error) => void = () => undefined;
@@ -42,7 +43,7 @@ export async function serveCommand(args: ParsedArgs, print: Print): Promise<obje
     target: { dir: target, label: path.resolve(target) }, draft: draft === null ? null : { dir: draft, label: path.resolve(draft) },
     threads: numberFlag(args, 'threads') ?? null, cacheBudgetBytes: numberFlag(args, 'cache-mb', 512) * 2 ** 20, convertedRoot,
     sampling: true, // the sampling graphs serve temperature > 0 and greedy requests alike
-  }, { executionProvider: 'cpu', reason: 'simsd serve' }, () => workerTransport(path.join(__dirname, 'worker.js')), {
+  }, provider, () => transportFor(provider, path.join(__dirname, 'worker.js')), {
     log: (line) => print(`[engine] ${line}`),
     ready: (r) => loaded(r),
     // A crash restarts the engine (and the queue waits for it); a load failure or one crash too many is final.

@@ -9,14 +9,14 @@ import { chunkAroundLine, addRingChunk } from '../completion/ring-chunks';
 import { buildTrace, DEFAULT_TRACE_OPTIONS, type EditStep } from '../completion/edit-trace';
 import { CompletionService, type CompletionOutcome, type CompletionSettings } from '../completion/service';
 import { percentile } from '../completion/stats';
-import { EngineClient, workerTransport } from '../engine/client';
+import { EngineClient, transportFor } from '../engine/client';
 import { resolveModel } from '../engine/models';
 import type { EngineReady } from '../protocol/messages';
 import type { RingChunk } from '../protocol/request';
 import { choiceFlag, numberFlag, stringFlag, type ParsedArgs } from './args';
 import { LAYOUTS } from './commands';
 import type { Print } from './model-commands';
-import { defaultCacheDir, embeddedModelsDir } from './pair';
+import { defaultCacheDir, embeddedModelsDir, precisionFor, providerFor } from './pair';
 import { readUserText } from './user-input';
 
 export async function traceCommand(args: ParsedArgs, print: Print): Promise<object> {
@@ -31,13 +31,14 @@ export async function traceCommand(args: ParsedArgs, print: Print): Promise<obje
   const convertedRoot = stringFlag(args, 'cache-dir') ?? defaultCacheDir();
   // Resolved here first, as generate does, so a missing or broken checkpoint is a one-line user error (the engine
   // reports its failures as plain text).
-  for (const dir of [target, draft]) if (dir !== null) await resolveModel(dir, convertedRoot, print);
+  const provider = await providerFor(args, target, print);
+  for (const dir of [target, draft]) if (dir !== null) await resolveModel(dir, convertedRoot, print, undefined, precisionFor(provider));
   let ready: EngineReady | null = null;
   let failure = null as string | null;
   const client = new EngineClient({
     target: { dir: target, label: 'target' }, draft: draft ? { dir: draft, label: 'draft' } : null,
     threads: null, cacheBudgetBytes: 512 * 2 ** 20, convertedRoot,
-  }, { executionProvider: 'cpu', reason: 'trace bench' }, () => workerTransport(path.join(__dirname, 'worker.js')), {
+  }, provider, () => transportFor(provider, path.join(__dirname, 'worker.js')), {
     log: (line) => print(`  [engine] ${line}`), ready: (r) => { ready = r; },
     failed: (m, restarting) => { print(`  [engine] ${m}`); if (!restarting) failure = m; },
   });

@@ -1,10 +1,9 @@
 // Calibration for `auto` at load: run each candidate strategy on a short prompt, on fresh caches, and seed the
 // tokens/s estimates with the measurements. The engine calls it once per model pair and device.
-import { KvCache } from '../model/kv';
 import type { CancelFlag } from '../model/types';
 import { updateEstimates, type AutoEstimates } from './auto';
 import type { GenerateParams, StrategyName } from '../protocol/request';
-import { generate, type ModelPair } from './generate';
+import { generate, withCaches, type ModelPair } from './generate';
 
 export interface CalibrationOptions {
   readonly maxTokens?: number;   // per run; default 16
@@ -32,11 +31,7 @@ export async function calibrate(
   let estimates: AutoEstimates = {};
   for (const strategy of candidates) {
     for (let run = 0; run <= runs; run++) {
-      const caches = {
-        target: KvCache.forConfig(models.target.config),
-        draft: models.draft ? KvCache.forConfig(models.draft.config) : undefined,
-      };
-      const g = await generate(models, caches, promptIds, { ...params, strategy, maxTokens }, signal);
+      const g = await withCaches(models, (caches) => generate(models, caches, promptIds, { ...params, strategy, maxTokens }, signal));
       if (g.finishReason === 'cancelled') return estimates;
       if (run > 0) estimates = updateEstimates(estimates, g.stats, 1 / run); // a plain mean over the measured runs
     }

@@ -6,7 +6,7 @@
 // noise.ts. Called by the engine and the CLI. After generate() returns, each cache holds exactly the K/V of
 // (promptIds ++ tokenIds)[0, cache.length), in whole blocks, so the engine's prefix cache can keep it.
 import { CancelledError, RequestError } from '../model/errors';
-import type { KvCache } from '../model/kv';
+import type { KvCache } from '../model/types';
 import type { CancelFlag, ForwardModel, ForwardOptions, SdarConfig } from '../model/types';
 import type { DecodeStats } from '../protocol/messages';
 import type { FinishReason, GenerateParams, StrategyName } from '../protocol/request';
@@ -30,6 +30,22 @@ export interface ModelPair {
 export interface CachePair {
   readonly target: KvCache;
   readonly draft?: KvCache;
+}
+
+/** Empty caches of the kind each model takes (on the device for a WebGPU session). */
+export async function createCaches(models: ModelPair): Promise<CachePair> {
+  return { target: await models.target.createCache(), draft: models.draft ? await models.draft.createCache() : undefined };
+}
+
+/** Runs `use` on fresh caches and frees them afterwards (device memory is not garbage-collected). */
+export async function withCaches<T>(models: ModelPair, use: (caches: CachePair) => Promise<T>): Promise<T> {
+  const caches = await createCaches(models);
+  try {
+    return await use(caches);
+  } finally {
+    caches.target.dispose();
+    caches.draft?.dispose();
+  }
 }
 
 /** The request's parameters plus what only the engine side can supply. */
@@ -237,7 +253,7 @@ async function speculativeRound(ctx: DecodeContext, state: DecodeState, verifier
   }
 
   // Commit: the folded pending block and the clean copies of fully matched blocks. The verification rows are scratch.
-  commitPending(target, run, state.targetPending, copyParts.slice(0, committedByCopy));
+  await commitPending(target, run, state.targetPending, copyParts.slice(0, committedByCopy));
   // Roll the draft back to the last final block: its later commits were optimistic.
   draft.cache.truncate(Math.min(draft.cache.length, st.blockStart));
 
@@ -306,9 +322,9 @@ async function runWindow(lane: Lane, parts: readonly WindowPart[], options: Forw
 }
 
 /** After a forward: commit the folded pending block (part 0, if any) and the given block-sized parts, in order. */
-function commitPending(lane: Lane, run: WindowRun, pending: PendingBlock | null, extraParts: readonly number[] = []): void {
+async function commitPending(lane: Lane, run: WindowRun, pending: PendingBlock | null, extraParts: readonly number[] = []): Promise<void> {
   const rows = partRows(run, pending === null ? extraParts : [0, ...extraParts], lane.model.config.blockLength);
-  if (rows.length > 0) lane.cache.commit(run.out.newKv, run.out.windowLength, rows);
+  if (rows.length > 0) await lane.cache.commit(run.out, rows);
   if (pending !== null) lane.counter.foldedCleanPasses += 1;
 }
 
@@ -321,7 +337,7 @@ async function denoiseStep(
   const holes = holesOf(canvas, ctx.params.maskId);
   parts.push({ ids: canvas, positions: blockPositions(blockStart, canvas.length), self: fullMask(canvas.length), sees, select: Array.from(holes) });
   const run = await runWindow(lane, parts, forwardOptions(ctx));
-  commitPending(lane, run, pending);
+  await commitPending(lane, run, pending);
   return stepChoice(run.out, run.selectOffsets[parts.length - 1], holes, blockStart, step, rule, ctx.params.sampling);
 }
 
@@ -330,7 +346,7 @@ async function finishBlock(lane: Lane, ctx: DecodeContext, block: PendingBlock):
   if (ctx.params.fold) return block;
   if (block.blockStart !== lane.cache.length) throw new Error(`internal: clean pass at ${block.blockStart}, cache at ${lane.cache.length}`);
   const run = await runWindow(lane, [cleanPart(block.blockStart, block.tokens, [])], forwardOptions(ctx));
-  lane.cache.commit(run.out.newKv, run.out.windowLength, partRows(run, [0], block.tokens.length));
+  await lane.cache.commit(run.out, partRows(run, [0], block.tokens.length));
   lane.counter.cleanPasses += 1;
   return null;
 }
@@ -359,7 +375,7 @@ export async function prefill(model: ForwardModel, cache: KvCache, ids: ArrayLik
     const chunkIds = Int32Array.from({ length: n }, (_, i) => ids[from + i]);
     const input = { ids: chunkIds, positions: blockPositions(from, n), windowMask: blockCausalMask(n, bl), selectRows: Int32Array.of(0) };
     const out = await model.forward(input, cache, { signal });
-    cache.commit(out.newKv, n, Array.from({ length: n }, (_, i) => i));
+    await cache.commit(out, Array.from({ length: n }, (_, i) => i));
     forwards += 1;
   }
   return { committedTokens: aligned - start, forwards };

@@ -1,6 +1,6 @@
 // Plain records of the decode layer (decoding.md). Vocabulary: docs/README.md §2 (block, canvas, hole, step,
 // reveal, commit, clean pass, round, accept, correction token, verify window, state copy…).
-import type { KvCache } from '../model/kv';
+import type { KvCache } from '../model/types';
 import type { CancelFlag, ForwardModel } from '../model/types';
 
 /** Which holes a step reveals (decoding.md §1.2). `perStep` is n_s = bl / S. */

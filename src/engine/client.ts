@@ -279,6 +279,11 @@ function exitReporter() {
   };
 }
 
+/** The engine's home for a provider: a child process for WebGPU, a worker thread for the CPU. */
+export function transportFor(provider: ProviderChoice, workerScript: string): Transport {
+  return provider.executionProvider === 'webgpu' ? childTransport(workerScript) : workerTransport(workerScript);
+}
+
 /** A worker thread (CPU): it shares the process, so nothing it does blocks the host's event loop. */
 export function workerTransport(workerScript: string): Transport {
   const worker = new Worker(workerScript, { argv: ['--engine'] });

@@ -11,7 +11,7 @@ import { generate, positionsNeeded, promptRoom, strategyFor, type ModelPair } fr
 import { CancelledError, RequestError } from '../model/errors';
 import { ModelSession } from '../model/session';
 import { loadTokenizer, type SdarTokenizer } from '../model/tokenizer';
-import type { CancelFlag, ForwardInput, ForwardModel, ForwardOptions, KvCacheView } from '../model/types';
+import type { CancelFlag, ForwardInput, ForwardModel, ForwardOptions, KvCache } from '../model/types';
 import { buildChatPrompt, buildPrompt } from '../prompt/build';
 import { memoizeTokenizer, type PromptTokenizer } from '../prompt/tokenizer';
 import {
@@ -51,8 +51,10 @@ export class Engine {
   static async load(config: EngineConfig, provider: ProviderChoice, hooks: EngineHooks): Promise<Engine> {
     const started = performance.now();
     const converting = (done: number, total: number, name: string) => hooks.loading(`converting ${name}: ${Math.floor((100 * done) / Math.max(1, total))} %`);
-    const target = await resolveModel(config.target.dir, config.convertedRoot, hooks.log, converting);
-    const draft = config.draft ? await resolveModel(config.draft.dir, config.convertedRoot, hooks.log, converting) : null;
+    // WebGPU runs fp16 graphs with the KV cache on the device; the CPU runs fp32 graphs (docs/models.md §7).
+    const precision = provider.executionProvider === 'webgpu' ? 'fp16' : 'fp32';
+    const target = await resolveModel(config.target.dir, config.convertedRoot, hooks.log, converting, precision);
+    const draft = config.draft ? await resolveModel(config.draft.dir, config.convertedRoot, hooks.log, converting, precision) : null;
     hooks.loading('loading models…');
     const variant = config.sampling === true ? 'sampling' : 'greedy';
     const open = (dir: string) => ModelSession.open(dir, { variant, executionProvider: provider.executionProvider, threads: config.threads ?? undefined, log: hooks.log });
@@ -61,7 +63,7 @@ export class Engine {
     const tokenizer = loadTokenizer(target.convertedDir);
     const models: ModelPair = { target: yielding(targetSession), draft: draftSession ? yielding(draftSession) : undefined };
     const ready: EngineReady = {
-      executionProvider: provider.executionProvider, providerReason: provider.reason,
+      executionProvider: provider.executionProvider, providerReason: provider.reason, precision: targetSession.precision,
       target: config.target.label, draft: config.draft?.label ?? null, strategy: 'native',
       loadMs: 0, fim: target.fim && tokenizer.fim !== null, contextTokens: target.contextTokens,
     };
@@ -86,7 +88,7 @@ export class Engine {
     const promptIds = this.promptIds(request.prompt, this.promptBudget(reserve, params.blocksPerVerify ?? 1));
     if (exact) this.checkContext(promptIds.length, params);
     this.closedDuringRun.delete(request.fileKey); // a request for it means the file is open (again)
-    const cache = this.cacheFor(request.fileKey);
+    const cache = await this.cacheFor(request.fileKey);
     this.runningFile = request.fileKey;
     const reusedTokens = cache.keepLength(promptIds);
     const output: number[] = [];
@@ -101,14 +103,21 @@ export class Engine {
           this.hooks.progress(id, this.tokenizer.decode(output, { skipSpecial: true }));
         },
       );
+    } catch (err) {
+      this.budget.delete(request.fileKey);
+      cache.dispose();
+      throw err;
     } finally {
       this.runningFile = null;
     }
     cache.record([...promptIds, ...generation.tokenIds]);
-    if (this.closedDuringRun.delete(request.fileKey)) {
+    // A cache that is not kept is freed now: device memory is not garbage-collected.
+    if (this.closedDuringRun.delete(request.fileKey) || request.fileKey === '') {
       this.budget.delete(request.fileKey);
-    } else if (request.fileKey !== '' && !this.budget.touch(request.fileKey, cache)) {
+      cache.dispose();
+    } else if (!this.budget.touch(request.fileKey, cache)) {
       this.hooks.log(`the prefix cache of ${request.fileKey} (${cache.bytes} bytes) exceeds simsd.cache.maxMemoryMB; not kept`);
+      cache.dispose();
     }
     if (request.params.strategy === 'auto') this.estimates = updateEstimates(this.estimates, generation.stats);
     return {
@@ -120,8 +129,13 @@ export class Engine {
   }
 
   closeFile(fileKey: string): void {
+    if (fileKey === this.runningFile) {
+      this.closedDuringRun.add(fileKey); // its cache is in use: freed when the request ends
+      return;
+    }
+    const cache = this.budget.get(fileKey);
     this.budget.delete(fileKey);
-    if (fileKey === this.runningFile) this.closedDuringRun.add(fileKey);
+    cache?.dispose();
   }
 
   /** One token's text, for the line-end stop and stop strings (memoised: the vocabulary is fixed). */
@@ -197,9 +211,9 @@ export class Engine {
     }
   }
 
-  private cacheFor(fileKey: string): FilePrefixCache {
+  private async cacheFor(fileKey: string): Promise<FilePrefixCache> {
     const existing = fileKey === '' ? undefined : this.budget.get(fileKey);
-    return existing ?? new FilePrefixCache(this.models.target.config.blockLength, this.models.target.config, this.models.draft?.config ?? null);
+    return existing ?? FilePrefixCache.create(this.models.target, this.models.draft ?? null);
   }
 }
 
@@ -211,7 +225,8 @@ function yielding(model: ForwardModel): ForwardModel {
   return {
     config: model.config,
     variant: model.variant,
-    async forward(input: ForwardInput, cache: KvCacheView, options?: ForwardOptions) {
+    createCache: (capacity?: number) => model.createCache(capacity),
+    async forward(input: ForwardInput, cache: KvCache, options?: ForwardOptions) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       return model.forward(input, cache, options);
     },

@@ -8,13 +8,11 @@ import { convertCheckpoint, CONVERSION_RECORD } from '../model/convert';
 import { CheckpointError } from '../model/errors';
 import { MAX_BYTES, readJsonFile } from '../model/user-file';
 import { modelName } from '../hub/names';
-import { parameterCount } from '../model/weights';
+import { weightsFor } from '../model/provider';
 import { readConfig } from '../model/config';
-import type { WeightFormat } from '../model/weights';
+import type { Precision } from '../model/types';
 
 const CONVERTER_VERSION = 1;
-/** Below this many parameters a model is converted to fp32 (exact, and still fast); above, to int4. */
-const FP32_MAX_PARAMS = 50_000_000;
 
 export interface ResolvedModel {
   readonly convertedDir: string;
@@ -27,7 +25,13 @@ export interface ResolvedModel {
 /** Conversion progress of a checkpoint folder, for the status bar and Select Models' notification. */
 export type ConvertProgress = (done: number, total: number, name: string) => void;
 
-export async function resolveModel(dir: string, convertedRoot: string, log: (line: string) => void, progress?: ConvertProgress): Promise<ResolvedModel> {
+/**
+ * `precision`: the graph the execution provider runs (fp32 on the CPU, fp16 on WebGPU); a checkpoint is converted to
+ * it (fp32/fp16 weights below 50 M parameters, int4 above), a converted folder is used as it is.
+ */
+export async function resolveModel(
+  dir: string, convertedRoot: string, log: (line: string) => void, progress?: ConvertProgress, precision: Precision = 'fp32',
+): Promise<ResolvedModel> {
   const abs = path.resolve(dir);
   if (!fs.existsSync(abs)) throw new CheckpointError(abs, 'missing-file', 'model folder not found');
   const manifest = readExportManifest(path.join(abs, 'manifest.json'), log);
@@ -35,19 +39,20 @@ export async function resolveModel(dir: string, convertedRoot: string, log: (lin
   const config = readConfig(abs);
   const contextTokens = trainedContext(manifest) ?? config.maxPositions;
   if (fs.existsSync(path.join(abs, CONVERSION_RECORD))) return { convertedDir: abs, checkpointDir: abs, converted: false, fim, contextTokens };
-  const weights: WeightFormat = parameterCount(config) <= FP32_MAX_PARAMS ? 'fp32' : 'int4';
+  const weights = weightsFor(config, precision);
   const name = modelName(abs).replace('/', '--');
-  const out = path.join(convertedRoot, `${name}-${weights}-${checkpointKey(abs, weights)}`);
+  const format = precision === 'fp32' ? weights : `${weights}-${precision}`;
+  const out = path.join(convertedRoot, `${name}-${format}-${checkpointKey(abs, format)}`);
   if (fs.existsSync(path.join(out, CONVERSION_RECORD))) return { convertedDir: out, checkpointDir: abs, converted: false, fim, contextTokens };
-  log(`converting ${abs} to ${weights} ONNX in ${out}`);
+  log(`converting ${abs} to ${weights} ONNX (${precision} graph) in ${out}`);
   const started = Date.now();
-  await convertCheckpoint(abs, out, { weights, accuracyLevel: 4, onProgress: (p) => progress?.(p.done, p.total, modelName(abs)) });
+  await convertCheckpoint(abs, out, { weights, precision, accuracyLevel: 4, onProgress: (p) => progress?.(p.done, p.total, modelName(abs)) });
   log(`converted ${modelName(abs)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return { convertedDir: out, checkpointDir: abs, converted: true, fim, contextTokens };
 }
 
-function checkpointKey(dir: string, weights: WeightFormat): string {
-  const hash = createHash('sha1').update(`${CONVERTER_VERSION}|${weights}|${dir}`);
+function checkpointKey(dir: string, format: string): string {
+  const hash = createHash('sha1').update(`${CONVERTER_VERSION}|${format}|${dir}`);
   for (const name of fs.readdirSync(dir).sort()) {
     if (!/\.(json|safetensors|jinja)$/.test(name)) continue;
     const st = fs.statSync(path.join(dir, name));

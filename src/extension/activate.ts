@@ -1,12 +1,12 @@
 // Wiring: settings → engine client (the engine in a worker thread, or a child process for WebGPU) → completion
 // service → inline provider, commands and status bar. Returns a small API (used by the e2e tests and other extensions).
-import { fork } from 'node:child_process';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CompletionService } from '../completion/service';
 import { CompletionStats } from '../completion/stats';
-import { childTransport, EngineClient, workerTransport } from '../engine/client';
-import type { EngineReady, ProviderChoice } from '../protocol/messages';
+import { EngineClient, transportFor } from '../engine/client';
+import { chooseProvider } from '../engine/provider-choice';
+import type { EngineReady } from '../protocol/messages';
 import { registerCommands } from './commands';
 import { InlineProvider } from './inline-provider';
 import { RemoteClient } from '../remote/client';
@@ -97,10 +97,17 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
     state = { kind: 'loading', detail: 'loading models…' };
     render();
     const pair = modelPair(context.extensionPath, settings);
-    const provider = await chooseProvider(settings, workerScript, line);
-    if (mine !== starts) return;
     const config = engineConfig(pair, settings, context.globalStorageUri.fsPath);
-    engine = new EngineClient(config, provider, () => (provider.executionProvider === 'webgpu' ? childTransport(workerScript) : workerTransport(workerScript)), {
+    if (settings.executionProvider !== 'cpu') {
+      state = { kind: 'loading', detail: 'checking WebGPU…' };
+      render();
+    }
+    const provider = await chooseProvider(settings.executionProvider, {
+      workerScript, targetDir: config.target.dir, log: line,
+      verdictFile: path.join(config.convertedRoot, 'webgpu-verdicts.json'),
+    });
+    if (mine !== starts) return;
+    engine = new EngineClient(config, provider, () => transportFor(provider, workerScript), {
       log: line,
       loading: (detail) => {
         state = { kind: 'loading', detail };
@@ -110,7 +117,7 @@ export function activate(context: vscode.ExtensionContext): SimsdApi {
       ready: (r: EngineReady) => {
         state = { kind: 'ready', ready: r };
         service.updateSettings(completionSettings(settings, r));
-        line(`ready: ${r.target}${r.draft ? ` + ${r.draft}` : ''} on ${r.executionProvider} (${r.providerReason}); strategy ${r.strategy}; ${Math.round(r.loadMs)} ms`);
+        line(`ready: ${r.target}${r.draft ? ` + ${r.draft}` : ''} on ${r.executionProvider}, ${r.precision} (${r.providerReason}); strategy ${r.strategy}; ${Math.round(r.loadMs)} ms`);
         resolveReady({ device: r.executionProvider === 'webgpu' ? 'WebGPU' : 'CPU', models: `${r.target}${r.draft ? ` + ${r.draft}` : ''}` });
         settleSwitch(true);
         render();
@@ -255,27 +262,3 @@ function enabledFor(doc: vscode.TextDocument): boolean {
   return vscode.workspace.getConfiguration('simsd', doc).get<boolean>('enable') !== false;
 }
 
-/** `auto`/`webgpu`: probe WebGPU in a throwaway child process (its failures can abort a process). */
-async function chooseProvider(s: Settings, workerScript: string, log: (line: string) => void): Promise<ProviderChoice> {
-  if (s.executionProvider === 'cpu') return { executionProvider: 'cpu', reason: 'simsd.executionProvider is "cpu"' };
-  const reason = await new Promise<string | null>((resolve) => {
-    const child = fork(workerScript, ['--probe-webgpu'], { stdio: ['ignore', 'pipe', 'ignore', 'ipc'] });
-    let out = '';
-    const timer = setTimeout(() => { child.kill(); resolve('the WebGPU probe timed out'); }, 60_000);
-    child.on('error', (err) => { clearTimeout(timer); resolve(`the WebGPU probe could not run: ${err.message}`); });
-    child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      const last = out.trim().split('\n').pop() ?? '';
-      try {
-        const probe = JSON.parse(last) as { ok: boolean; reason: string | null };
-        resolve(probe.ok ? null : probe.reason ?? 'unknown');
-      } catch {
-        resolve(`the WebGPU probe exited (${signal ?? code}) without an answer`);
-      }
-    });
-  });
-  if (reason === null) return { executionProvider: 'webgpu', reason: 'WebGPU adapter found; self-test matched the CPU' };
-  log(`WebGPU not used: ${reason}`);
-  return { executionProvider: 'cpu', reason: `no WebGPU: ${reason}` };
-}

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expectedTensors, openCheckpoint } from './checkpoint';
-import { CheckpointError } from './errors';
+import { CheckpointError, RequestError } from './errors';
 import { buildGraph, type LinearWeight, type WeightEmitter } from './graph';
 import { DT, type DataType, type GraphBuilder } from './onnx-builder';
 import { groupsPerRow, quantize4, QUANT_GROUP } from './quantize';
@@ -14,7 +14,7 @@ import { commitOutput, CONVERTED_MARKER, discardPartial, prepareOutput, type Out
 import { loadTokenizer } from './tokenizer';
 import { numElements } from './safetensors';
 import { storageOf, toF16Bits, type WeightFormat } from './weights';
-import type { GraphVariant, SdarConfig, TensorRows, WeightSource } from './types';
+import type { GraphVariant, Precision, SdarConfig, TensorRows, WeightSource } from './types';
 
 export const CONVERSION_RECORD = 'model.json';
 export const DATA_FILE = 'model.data';
@@ -33,6 +33,8 @@ const OUTPUT_LAYOUT: OutputLayout = {
 
 export interface ConvertOptions {
   readonly weights: WeightFormat;
+  /** The graph's activations and K/V: fp32 (default; CPU) or fp16 (WebGPU; weights fp16 or int4 with fp16 scales). */
+  readonly precision?: Precision;
   readonly accuracyLevel?: number;              // MatMulNBits; default 4 (CPU speed), 0 for exact parity
   readonly variants?: readonly GraphVariant[];  // default all three
   readonly extraBannedIds?: readonly number[];  // besides the MASK id
@@ -54,6 +56,8 @@ export interface ConversionRecord {
   readonly format: 'simsd-onnx';
   readonly version: 1;
   readonly weights: WeightFormat;
+  /** Absent in records written before fp16 graphs existed: fp32. */
+  readonly precision?: Precision;
   readonly accuracyLevel: number;
   readonly variants: readonly GraphVariant[];
   readonly bannedIds: readonly number[];
@@ -101,18 +105,20 @@ function writeModel(source: WeightSource, dir: string, opts: ConvertOptions, sta
   const accuracyLevel = opts.accuracyLevel ?? 4;
   const variants = opts.variants ?? (['greedy', 'sampling', 'debug'] as const);
   const bannedIds = [...new Set([config.maskTokenId, ...(opts.extraBannedIds ?? [])])];
+  const precision = opts.precision ?? 'fp32';
+  if (precision === 'fp16' && opts.weights === 'fp32') throw new RequestError('an fp16 graph takes fp16 or int4 weights, not fp32');
   const data = new DataFile(path.join(dir, DATA_FILE));
   try {
-    const emitter = new DataFileEmitter(source, opts.weights, data, opts.pieceValues ?? PIECE_VALUES, expectedTensors(config).length, opts.onProgress);
+    const emitter = new DataFileEmitter(source, opts.weights, precision, data, opts.pieceValues ?? PIECE_VALUES, expectedTensors(config).length, opts.onProgress);
     for (const variant of variants) {
-      const bytes = buildGraph(config, emitter, { variant, accuracyLevel, bannedIds });
+      const bytes = buildGraph(config, emitter, { variant, accuracyLevel, bannedIds, precision });
       fs.writeFileSync(path.join(dir, VARIANT_FILES[variant]), bytes);
     }
   } finally {
     data.close();
   }
   return {
-    format: 'simsd-onnx', version: 1, weights: opts.weights, accuracyLevel, variants, bannedIds, config,
+    format: 'simsd-onnx', version: 1, weights: opts.weights, precision, accuracyLevel, variants, bannedIds, config,
     source: opts.copyFrom ?? null, dataBytes: data.bytes, convertMs: Date.now() - started,
   };
 }
@@ -166,7 +172,7 @@ class DataFileEmitter implements WeightEmitter {
   private readonly buffers = new Map<string, Float32Array | Uint16Array>(); // per-piece outputs, reused like scratch
   private done = 0;
 
-  constructor(private readonly source: WeightSource, private readonly format: WeightFormat, private readonly data: DataFile,
+  constructor(private readonly source: WeightSource, private readonly format: WeightFormat, private readonly precision: Precision, private readonly data: DataFile,
     private readonly pieceValues: number, private readonly total: number, private readonly onProgress: ((p: ConvertProgress) => void) | undefined) {}
 
   linear(b: GraphBuilder, name: string): LinearWeight {
@@ -186,12 +192,15 @@ class DataFileEmitter implements WeightEmitter {
       const rowBytes = nGroups * (QUANT_GROUP / 2);
       const zpStride = Math.ceil(nGroups / 2);
       const weight = this.reserve(`${name}.q4`, DT.UINT8, [n, nGroups, QUANT_GROUP / 2], n * rowBytes);
-      const scales = this.reserve(`${name}.scales`, DT.FLOAT, [n * nGroups], n * nGroups * 4);
+      // MatMulNBits takes its scales in the activations' type.
+      const half = this.precision === 'fp16';
+      const scaleWidth = half ? 2 : 4;
+      const scales = this.reserve(`${name}.scales`, half ? DT.FLOAT16 : DT.FLOAT, [n * nGroups], n * nGroups * scaleWidth);
       const zeroPoints = this.reserve(`${name}.zp`, DT.UINT8, [n * zpStride], n * zpStride);
       this.eachPiece(t, (rows, start, count) => {
         const p = quantize4(rows, count, k, QUANT_GROUP);
         weight.write(start * rowBytes, p.weight);
-        scales.write(start * nGroups * 4, bytesOf(p.scales));
+        scales.write(start * nGroups * scaleWidth, bytesOf(half ? toF16Bits(`${name} scales`, { data: p.scales }, start * nGroups) : p.scales));
         zeroPoints.write(start * zpStride, p.zeroPoints);
       });
       const [w, sc, zp] = this.replay(b, [weight.name, scales.name, zeroPoints.name]);
@@ -209,7 +218,8 @@ class DataFileEmitter implements WeightEmitter {
         for (let c = 0; c < k; c++) region.write((c * n + start) * width, bytesOf(strip.subarray(c * count, (c + 1) * count)));
       });
       const stored = this.replay(b, [region.name])[0];
-      result = { kind: 'dense', name: f16 ? this.castF16(b, stored) : stored };
+      // An fp32 graph computes with fp16-stored weights through a Cast; an fp16 graph uses them as they are.
+      result = { kind: 'dense', name: f16 && this.precision === 'fp32' ? this.castF16(b, stored) : stored };
     }
     this.linears.set(name, result);
     this.finished(name);

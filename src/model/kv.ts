@@ -1,12 +1,13 @@
-// KvCache: per-layer K/V buffers owned by JS and fed to onnxruntime zero-copy.
+// HostKvCache: per-layer K/V buffers owned by JS and fed to onnxruntime zero-copy (the CPU's cache, and the reference's).
 // Layout per layer and per K or V: [Hkv, capacity, D] (the graph sees [1, Hkv, capacity, D]).
 // Capacity grows in buckets of 256; slots ≥ length hold finite stale values and are masked.
 import { RequestError } from './errors';
-import type { KvCacheView, KvRows, SdarConfig } from './types';
+import type { ForwardOutput, KvCache, KvRows, SdarConfig } from './types';
 
 export const CAPACITY_BUCKET = 256;
 
-export class KvCache implements KvCacheView {
+export class HostKvCache implements KvCache {
+  readonly location = 'host';
   length = 0;
   capacity: number;
   layers: KvRows[];
@@ -22,21 +23,14 @@ export class KvCache implements KvCacheView {
   }
 
   /** A cache for `config`; more slots than the model has positions are refused (they could never be used). */
-  static forConfig(config: SdarConfig, capacity = CAPACITY_BUCKET): KvCache {
-    if (!Number.isSafeInteger(capacity) || capacity < 0 || capacity > roundUp(config.maxPositions)) {
-      throw new RequestError(`a KV cache of ${capacity} slots is outside [0, ${config.maxPositions}] (max_position_embeddings)`);
-    }
-    return new KvCache(config.numKvHeads, config.headDim, config.numLayers, capacity);
+  static forConfig(config: SdarConfig, capacity = CAPACITY_BUCKET): HostKvCache {
+    checkCapacity(config, capacity);
+    return new HostKvCache(config.numKvHeads, config.headDim, config.numLayers, capacity);
   }
 
   /** Bytes held by the buffers (K and V, all layers). */
   get bytes(): number {
     return this.layers.length * 2 * this.numKvHeads * this.capacity * this.headDim * 4;
-  }
-
-  /** Bytes per committed token: the unit of the prefix-cache budget. */
-  get bytesPerToken(): number {
-    return this.layers.length * 2 * this.numKvHeads * this.headDim * 4;
   }
 
   /** Makes room for `length` slots, growing to the next bucket and copying once. */
@@ -57,11 +51,16 @@ export class KvCache implements KvCacheView {
     this.capacity = capacity;
   }
 
+  async commit(out: ForwardOutput, rows: readonly number[]): Promise<void> {
+    if (!Array.isArray(out.newKv)) throw new Error('internal: a host cache was given device K/V');
+    this.commitRows(out.newKv, out.windowLength, rows);
+  }
+
   /**
    * Commit: copies the chosen window rows of a forward's new K/V into slots [length, length + rows.length).
    * `windowLength` is the L of the forward that produced `newKv` (its rows are laid out [Hkv, L, D]).
    */
-  commit(newKv: readonly KvRows[], windowLength: number, rows: readonly number[]): void {
+  commitRows(newKv: readonly KvRows[], windowLength: number, rows: readonly number[]): void {
     this.reserve(this.length + rows.length);
     const { numKvHeads: h, headDim: d, capacity: cap } = this;
     newKv.forEach((src, layer) => {
@@ -84,12 +83,23 @@ export class KvCache implements KvCacheView {
     this.length = length;
   }
 
+  dispose(): void {
+    // JS buffers: the garbage collector frees them.
+  }
+
   private allocate(capacity: number): KvRows {
     const size = this.numKvHeads * capacity * this.headDim; // zero-filled: finite by construction
     return { key: new Float32Array(size), value: new Float32Array(size) };
   }
 }
 
-function roundUp(n: number): number {
+/** A cache of more slots than the model has positions is refused (they could never be used). */
+export function checkCapacity(config: SdarConfig, capacity: number): void {
+  if (!Number.isSafeInteger(capacity) || capacity < 0 || capacity > roundUp(config.maxPositions)) {
+    throw new RequestError(`a KV cache of ${capacity} slots is outside [0, ${config.maxPositions}] (max_position_embeddings)`);
+  }
+}
+
+export function roundUp(n: number): number {
   return Math.ceil(n / CAPACITY_BUCKET) * CAPACITY_BUCKET;
 }

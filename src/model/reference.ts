@@ -3,10 +3,11 @@
 // (and by decode tests on tiny models, where it is fast enough).
 import { CancelledError } from './errors';
 import type {
-  ForwardInput, ForwardModel, ForwardOptions, ForwardOutput, GraphVariant, KvCacheView, KvRows, SdarConfig, Tensor,
+  ForwardInput, ForwardModel, ForwardOptions, ForwardOutput, GraphVariant, KvCache, KvRows, SdarConfig, Tensor,
   TopK, WeightSource,
 } from './types';
 import { SAMPLING_TOP_K } from './types';
+import { HostKvCache } from './kv';
 import { ropeTables } from './rope';
 
 interface LayerWeights {
@@ -39,8 +40,14 @@ export class ReferenceModel implements ForwardModel {
     });
   }
 
-  async forward(input: ForwardInput, cache: KvCacheView, options: ForwardOptions = {}): Promise<ForwardOutput> {
+  async createCache(capacity?: number): Promise<KvCache> {
+    return HostKvCache.forConfig(this.config, capacity);
+  }
+
+  async forward(input: ForwardInput, kvCache: KvCache, options: ForwardOptions = {}): Promise<ForwardOutput> {
     if (options.signal?.cancelled) throw new CancelledError();
+    if (!(kvCache instanceof HostKvCache)) throw new Error('internal: the reference runs on host caches');
+    const cache = kvCache;
     const cfg = this.config;
     const L = input.ids.length;
     const H = cfg.hiddenSize;
@@ -156,7 +163,7 @@ function toHeadMajor(x: Float64Array, L: number, heads: number, D: number): Floa
 
 /** Scaled dot-product attention of every query head over cache[0, c) plus the window under its mask. */
 function attention(
-  q: Float64Array, kv: KvRows, cache: KvCacheView, layer: number, mask: Uint8Array, L: number, cfg: SdarConfig,
+  q: Float64Array, kv: KvRows, cache: HostKvCache, layer: number, mask: Uint8Array, L: number, cfg: SdarConfig,
 ): Float64Array {
   const { numHeads: Hq, numKvHeads: Hkv, headDim: D } = cfg;
   const group = Hq / Hkv;

@@ -1,5 +1,6 @@
 // Plain records shared by the model layer and its callers (decode, cache, engine, cli).
 // Vocabulary: see README.md §2 (block, canvas, commit, select rows, capacity…).
+import type { Tensor as OrtTensor } from 'onnxruntime-node';
 
 /** A validated SDAR config.json (+ generation_config.json stop ids). */
 export interface SdarConfig {
@@ -72,12 +73,17 @@ export interface ForwardOutput {
   readonly windowLength: number;     // L
   readonly tokenIds: Int32Array;     // [R] argmax over the vocabulary with the MASK id banned
   readonly tokenProbs: Float32Array; // [R] softmax probability of tokenIds (T = 1)
-  readonly newKv: readonly KvRows[]; // [numLayers]
+  /** The window's new K/V: on the host ([numLayers] arrays) when the cache fed was a host cache, else on the device. */
+  readonly newKv: readonly KvRows[] | DeviceKv;
   readonly topK?: TopK;              // sampling variant only
   readonly logits?: Float32Array;    // [R, V] debug variant only (MASK id set to -Infinity)
 }
 
 export type GraphVariant = 'greedy' | 'sampling' | 'debug';
+
+/** A graph's float type for activations and K/V: fp32 (CPU, exact) or fp16 (WebGPU; norms, softmax and logits stay fp32). */
+export type Precision = 'fp32' | 'fp16';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16'];
 
 /** Options of one forward beyond the window itself. */
 export interface ForwardOptions {
@@ -94,14 +100,35 @@ export interface CancelFlag {
 export interface ForwardModel {
   readonly config: SdarConfig;
   readonly variant: GraphVariant;
-  forward(input: ForwardInput, cache: KvCacheView, options?: ForwardOptions): Promise<ForwardOutput>;
+  /** An empty cache of the kind this model's forwards take (host buffers, or tensors on its device). */
+  createCache(capacity?: number): Promise<KvCache>;
+  forward(input: ForwardInput, cache: KvCache, options?: ForwardOptions): Promise<ForwardOutput>;
 }
 
-/** Read access to a KV cache, as a forward needs it. */
-export interface KvCacheView {
+/**
+ * The K/V of committed positions, per model (docs/models.md §7): on the host (`HostKvCache`, JS buffers fed zero-copy)
+ * or on the WebGPU device (`DeviceKvCache`, never copied to the host). Slots ≥ length hold finite stale values and are
+ * masked; capacity grows in buckets of 256.
+ */
+export interface KvCache {
+  readonly location: 'host' | 'device';
   readonly length: number;           // c: committed positions
-  readonly capacity: number;         // slots per buffer (buckets of 256); slots ≥ length are masked
-  readonly layers: readonly KvRows[]; // per layer: key, value, each [Hkv, capacity, D]
+  readonly capacity: number;         // slots per buffer; slots ≥ length are masked
+  /** Memory held (host RAM or device memory), K and V of all layers: what the prefix-cache budget counts. */
+  readonly bytes: number;
+  /** Commit: the chosen window rows of `out` (a forward over this cache) go to slots [length, length + rows.length). */
+  commit(out: ForwardOutput, rows: readonly number[]): Promise<void>;
+  /** Forgets everything from `length` on (prefix invalidation, draft rollback). */
+  truncate(length: number): void;
+  /** Frees what it holds (device memory); the cache must not be used afterwards. */
+  dispose(): void;
+}
+
+/** A forward's new K/V left on the device: one tensor per layer for K and for V (`[1, Hkv, L, D]`), `gpu-buffer` located. */
+export interface DeviceKv {
+  readonly location: 'device';
+  readonly keys: readonly OrtTensor[];
+  readonly values: readonly OrtTensor[];
 }
 
 /** Candidates returned per select row by the `sampling` variant (decoding.md §6: exact for top_k ≤ 64). */

@@ -30,6 +30,8 @@ export interface EngineConfig {
 export interface EngineReady {
   readonly executionProvider: ExecutionProvider;
   readonly providerReason: string;
+  /** The graphs' float type: fp32 on the CPU, fp16 on WebGPU (with the KV cache on the device). */
+  readonly precision: 'fp32' | 'fp16';
   readonly target: string;
   readonly draft: string | null;
   readonly strategy: StrategyName;  // what `auto` chose at calibration

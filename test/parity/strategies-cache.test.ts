@@ -8,7 +8,7 @@ import { lineEndCut, stopStringCut, textStopCut } from '../../src/decode/canvas'
 import { generate, prefill, type GenerateRequest, type ModelPair, type Progress } from '../../src/decode/generate';
 import { RequestError } from '../../src/model/errors';
 import { updateEstimates } from '../../src/decode/auto';
-import { KvCache } from '../../src/model/kv';
+import { HostKvCache } from '../../src/model/kv';
 import type { CancelFlag, ForwardModel, SdarConfig } from '../../src/model/types';
 import { makePair, randomPrompts, referenceFactory, run, sameCacheContent, tinyPairWeights } from '../decode-helpers';
 
@@ -25,20 +25,20 @@ const pairPromise = makePair(tinyPairWeights('perturbed'), referenceFactory);
 const prompts = randomPrompts(6, 7);
 
 /** The cache holds the clean K/V of ids[0, cache.length), in whole blocks: compare with a fresh prefill. */
-async function assertCacheEncodes(model: ForwardModel, cache: KvCache, ids: readonly number[], what: string): Promise<void> {
+async function assertCacheEncodes(model: ForwardModel, cache: HostKvCache, ids: readonly number[], what: string): Promise<void> {
   const bl = model.config.blockLength;
   assert.equal(cache.length % bl, 0, `${what}: whole blocks`);
   assert.ok(cache.length <= ids.length, `${what}: no slot beyond the prompt and the output`);
-  const fresh = KvCache.forConfig(model.config);
+  const fresh = HostKvCache.forConfig(model.config);
   await prefill(model, fresh, ids.slice(0, cache.length));
-  assert.ok(sameCacheContent(cache, fresh, model.config), `${what}: K/V of (prompt ++ output)[0, ${cache.length})`);
+  assert.ok(await sameCacheContent(model, cache, fresh), `${what}: K/V of (prompt ++ output)[0, ${cache.length})`);
 }
 
 /** Cancels once the wrapped model has run `after` forwards (the forward itself checks the flag before running). */
 function cancelAfter(model: ForwardModel, after: number, flag: { cancelled: boolean }): ForwardModel {
   let runs = 0;
   return {
-    config: model.config, variant: model.variant,
+    config: model.config, variant: model.variant, createCache: (capacity) => model.createCache(capacity),
     forward: async (input, cache, options) => {
       const out = await model.forward(input, cache, options);
       if (++runs >= after) flag.cancelled = true;
@@ -47,8 +47,8 @@ function cancelAfter(model: ForwardModel, after: number, flag: { cancelled: bool
   };
 }
 
-function caches(pair: ModelPair): { target: KvCache; draft: KvCache } {
-  return { target: KvCache.forConfig(pair.target.config), draft: KvCache.forConfig((pair.draft ?? pair.target).config) };
+function caches(pair: ModelPair): { target: HostKvCache; draft: HostKvCache } {
+  return { target: HostKvCache.forConfig(pair.target.config), draft: HostKvCache.forConfig((pair.draft ?? pair.target).config) };
 }
 
 describe('caches after a generation', () => {
@@ -68,12 +68,12 @@ describe('caches after a generation', () => {
   test('prefix-cache reuse ≡ full re-prefill: same K/V, same output, only the missing blocks prefilled', async () => {
     const pair = await pairPromise;
     const prompt = Array.from({ length: 83 }, (_, i) => (i * 13 + 5) % 500);
-    const whole = KvCache.forConfig(pair.target.config);
+    const whole = HostKvCache.forConfig(pair.target.config);
     assert.deepEqual(await prefill(pair.target, whole, prompt), { committedTokens: 80, forwards: 2 });
-    const staged = KvCache.forConfig(pair.target.config);
+    const staged = HostKvCache.forConfig(pair.target.config);
     await prefill(pair.target, staged, prompt.slice(0, 40));
     assert.equal((await prefill(pair.target, staged, prompt)).committedTokens, 40);
-    assert.ok(sameCacheContent(whole, staged, pair.target.config));
+    assert.ok(await sameCacheContent(pair.target, whole, staged));
 
     for (const request of REQUESTS.slice(2, 4)) {
       const cold = await run(pair, prompt, request);

@@ -3,7 +3,7 @@
 // sampling's empirical distribution matches softmax(ℓ/T) (restricted to the top-k) on a small vocabulary.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KvCache } from '../../src/model/kv';
+import { HostKvCache } from '../../src/model/kv';
 import type { GenerateRequest, Generation } from '../../src/decode/generate';
 import { makePair, NARROW_DRAFT_SHAPE, randomPrompts, run, tinyPairWeights, type ModelFactory } from '../decode-helpers';
 import { fixtureConfig, makeRandomWeights } from '../fixtures/tiny-checkpoint';
@@ -84,7 +84,7 @@ export function samplingParitySuite(label: string, factory: ModelFactory): void 
       const prompt = [3, 14, 7];
       const probe = await debug.forward({
         ids: Int32Array.of(...prompt, 23), positions: Int32Array.of(0, 1, 2, 3), windowMask: new Uint8Array(16).fill(1), selectRows: Int32Array.of(3),
-      }, KvCache.forConfig(debug.config));
+      }, HostKvCache.forConfig(debug.config));
       const logits = Array.from(probe.logits ?? []);
       for (const [T, k] of [[1, 64], [0.6, 5]] as const) {
         const order = logits.map((_, v) => v).sort((a, b) => logits[b] - logits[a] || a - b).slice(0, k);

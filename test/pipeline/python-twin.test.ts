@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { convertCheckpoint } from '../../src/model/convert';
 import { generate } from '../../src/decode/generate';
 import { blockCausalMask } from '../../src/decode/masks';
-import { KvCache } from '../../src/model/kv';
+import { HostKvCache } from '../../src/model/kv';
 import { ModelSession } from '../../src/model/session';
 import { loadTokenizer } from '../../src/model/tokenizer';
 import { tempDir } from '../fixtures/corrupt';
@@ -127,7 +127,7 @@ test('Python reference and TypeScript runtime decode the same exports identicall
           const out = await session.forward({
             ids: Int32Array.from(job.logitIds), positions: Int32Array.from({ length: L }, (_, i) => i),
             windowMask: blockCausalMask(L, bl), selectRows: Int32Array.from({ length: L }, (_, i) => i),
-          }, KvCache.forConfig(session.config));
+          }, HostKvCache.forConfig(session.config));
           const bytes = readFileSync(job.logitFile);
           const ref = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
           assert.equal(py.logits_rows, L);
@@ -163,7 +163,7 @@ test('Python reference and TypeScript runtime decode the same exports identicall
         const problems: string[] = [];
         try {
           for (const [p, prompt] of job.prompts.entries()) {
-            const g = await generate({ target: session }, { target: KvCache.forConfig(session.config) }, prompt,
+            const g = await generate({ target: session }, { target: HostKvCache.forConfig(session.config) }, prompt,
               { ...NATIVE_STATIC, maxTokens: MAX_TOKENS, modelStopIds: false });
             const ts = [...g.tokenIds];
             const ref = py.ids[p].slice(0, MAX_TOKENS);

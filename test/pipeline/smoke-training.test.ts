@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describeCheckpoint } from '../../src/model/checkpoint';
 import { convertCheckpoint } from '../../src/model/convert';
 import { generate } from '../../src/decode/generate';
-import { KvCache } from '../../src/model/kv';
+import { HostKvCache } from '../../src/model/kv';
 import { ModelSession } from '../../src/model/session';
 import { loadTokenizer } from '../../src/model/tokenizer';
 import { tempDir } from '../fixtures/corrupt';
@@ -28,7 +28,7 @@ test('smoke training exports a checkpoint that our runtime loads, converts and g
     try {
       const tokenizer = loadTokenizer(out);
       const prompt = tokenizer.encode('def add(a, b):\n    return');
-      const g = await generate({ target: session }, { target: KvCache.forConfig(session.config) }, prompt, { strategy: 'native', maxTokens: 12 });
+      const g = await generate({ target: session }, { target: HostKvCache.forConfig(session.config) }, prompt, { strategy: 'native', maxTokens: 12 });
       assert.ok(g.tokenIds.length > 0, 'generated tokens');
       for (const id of g.tokenIds) {
         assert.ok(id >= 0 && id < summary.vocabSize, `id ${id} in the vocabulary`);

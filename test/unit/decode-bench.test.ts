@@ -22,7 +22,7 @@ describe('bench', () => {
     const table = formatBenchTable(report);
     t.diagnostic(`\n${table}`);
     assert.equal(table.split('\n').length, 3 + 5);
-    const json = JSON.parse(benchJsonLine(report, { device: 'test', ep: 'reference', models: { target: 't', draft: 'd' } }));
+    const json = JSON.parse(benchJsonLine(report, { device: 'test', ep: 'reference', precision: 'fp32', models: { target: 't', draft: 'd' } }));
     assert.equal(json.strategy['simsd-exact/static'].identicalToTarget, 1);
   });
 

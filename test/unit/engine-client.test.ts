@@ -58,7 +58,7 @@ test('after dispose, requests settle at once instead of hanging', async () => {
   const fakes: Fake[] = [];
   const h = client(fakes);
   h.start();
-  fakes[0].reply({ type: 'ready', v: 1, ready: { executionProvider: 'cpu', providerReason: '', target: 't', draft: null, strategy: 'native', loadMs: 1, fim: false, contextTokens: 256 } });
+  fakes[0].reply({ type: 'ready', v: 1, ready: { executionProvider: 'cpu', providerReason: '', precision: 'fp32', target: 't', draft: null, strategy: 'native', loadMs: 1, fim: false, contextTokens: 256 } });
   const pending = h.request(REQUEST);
   await h.dispose();
   assert.equal(await pending, null);

@@ -12,7 +12,7 @@ import { resolveModel } from '../../src/engine/models';
 import { describeCheckpoint, openCheckpoint } from '../../src/model/checkpoint';
 import { convertCheckpoint } from '../../src/model/convert';
 import { RequestError } from '../../src/model/errors';
-import { KvCache } from '../../src/model/kv';
+import { HostKvCache } from '../../src/model/kv';
 import { ReferenceModel } from '../../src/model/reference';
 import { ModelSession } from '../../src/model/session';
 import { loadTokenizer } from '../../src/model/tokenizer';
@@ -117,8 +117,8 @@ test('token ids outside the vocabulary and prompts beyond the context are refuse
   const config = fixtureConfig({ ...TINY });
   let forwards = 0;
   const model = new ReferenceModel(makeRandomWeights(config, 3), 'greedy');
-  const counting = { config: model.config, variant: model.variant, forward: (...a: Parameters<typeof model.forward>) => { forwards++; return model.forward(...a); } };
-  const caches = () => ({ target: KvCache.forConfig(config) });
+  const counting = { config: model.config, variant: model.variant, createCache: (c?: number) => model.createCache(c), forward: (...a: Parameters<typeof model.forward>) => { forwards++; return model.forward(...a); } };
+  const caches = () => ({ target: HostKvCache.forConfig(config) });
   const request = { strategy: 'native' as const, maxTokens: 8 };
   for (const ids of [[1, 2, config.vocabSize], [1, -1], [4294967295], [1.5]]) {
     await assert.rejects(generate({ target: counting }, caches(), ids, request), (e: Error) => e instanceof RequestError && /outside the vocabulary/.test(e.message));
@@ -127,5 +127,5 @@ test('token ids outside the vocabulary and prompts beyond the context are refuse
   await assert.rejects(generate({ target: counting }, caches(), long, request), (e: Error) => e instanceof RequestError && /max_position_embeddings/.test(e.message));
   await assert.rejects(generate({ target: counting }, caches(), [1, 2, 3], { ...request, maxTokens: 1e9 }), /max_position_embeddings/);
   assert.equal(forwards, 0, 'nothing ran');
-  assert.throws(() => KvCache.forConfig(config, 5_000_000), RequestError);
+  assert.throws(() => HostKvCache.forConfig(config, 5_000_000), RequestError);
 });
