@@ -31,4 +31,5 @@ if (process.argv.includes('--tests')) {
   await build({ ...common, entryPoints: entries, outdir: 'out/test', outbase: 'test' });
   const tools = walk(join('test', 'tools')).filter((f) => f.endsWith('.ts'));
   await build({ ...common, entryPoints: tools, outdir: 'out/tools', outbase: join('test', 'tools') });
+  await build({ ...common, entryPoints: [join('test', 'device', 'gpu-bench.ts')], outdir: 'out/device', outbase: join('test', 'device') });
 }

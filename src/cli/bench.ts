@@ -38,6 +38,8 @@ export interface BenchArmResult {
   readonly matchRate: number | null;             // weighted by tokens
   readonly targetForwardsPerToken: number;
   readonly draftForwardsPerToken: number;
+  readonly targetRowsPerForward: number | null;  // window rows, the unit a forward's cost is measured in
+  readonly draftRowsPerForward: number | null;
   readonly identicalToTarget: number;            // share of prompts whose output equals native/static's
   readonly identicalToNative: number;            // … equals the native strategy of the arm's reveal rule
   readonly speedupVsStatic: number | null;       // tokPerS / native/static's
@@ -110,6 +112,8 @@ export async function runBench(models: ModelPair, options: BenchOptions, signal?
       matchRate: s.matchRate,
       targetForwardsPerToken: s.targetForwardsPerToken,
       draftForwardsPerToken: s.draftForwardsPerToken,
+      targetRowsPerForward: s.targetForwards > 0 ? s.targetRows / s.targetForwards : null,
+      draftRowsPerForward: s.draftForwards > 0 ? s.draftRows / s.draftForwards : null,
       identicalToTarget: identical(arm.label, STATIC_LABEL),
       identicalToNative: identical(arm.label, outputs.has(nativeLabel(arm)) ? nativeLabel(arm) : STATIC_LABEL),
       speedupVsStatic: ratio(STATIC_LABEL),

@@ -3,7 +3,7 @@
 // sdar-1.7b: SDAR-1.7B's exact config (hidden 2048, 16/8 heads, head 128, FFN 6144, vocab 151936, BF16, 2 shards) with
 // N layers (the real model has 28: about 4 GB). sdar-8b: SDAR-8B's (hidden 4096, 32/8 heads, head 128, FFN 12288,
 // vocab 151936, untied lm_head, BF16, 4 shards) with N layers (the real model has 36: about 16 GB).
-import { makeCheckpoint, sdar17bShape, SMALL, TINY, type FixtureOptions } from '../fixtures/tiny-checkpoint';
+import { makeCheckpoint, sdar17bShape, sdar8bShape, SMALL, TINY, type FixtureOptions } from '../fixtures/tiny-checkpoint';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -17,8 +17,7 @@ if (!dir || dir.startsWith('--')) {
 }
 const shape = flag('shape', 'tiny');
 const layers = Number(flag('layers', '2'));
-const sdar8bShape: FixtureOptions = { hiddenSize: 4096, numLayers: layers, numHeads: 32, numKvHeads: 8, headDim: 128, intermediateSize: 12288, vocabSize: 151936, dtype: 'BF16', sharded: 4 };
-const shapes: Record<string, FixtureOptions> = { tiny: { ...TINY, numLayers: layers }, small: { ...SMALL, numLayers: layers }, 'sdar-1.7b': sdar17bShape(layers), 'sdar-8b': sdar8bShape };
+const shapes: Record<string, FixtureOptions> = { tiny: { ...TINY, numLayers: layers }, small: { ...SMALL, numLayers: layers }, 'sdar-1.7b': sdar17bShape(layers), 'sdar-8b': sdar8bShape(layers) };
 const options = shapes[shape];
 if (!options) throw new Error(`unknown --shape ${shape}`);
 const started = Date.now();
