@@ -235,7 +235,7 @@ describe('driver', () => {
     await assert.rejects(run({ target: pair.target }, [1, 2], { strategy: 'simsd', maxTokens: 4 }), RequestError);
     await assert.rejects(run(pair, [1, 2], { strategy: 'native', maxTokens: 4, temperature: 1 }), /sampling variant/);
     const other: SdarConfig = { ...pair.target.config, blockLength: 8 };
-    await assert.rejects(run({ target: pair.target, draft: { ...pair.target, config: other, forward: pair.target.forward } }, [1], { strategy: 'simsd', maxTokens: 4 }), /block length/);
+    await assert.rejects(run({ target: pair.target, draft: { ...pair.target, config: other, forward: pair.target.forward, createCache: (c?: number) => pair.target.createCache(c) } }, [1], { strategy: 'simsd', maxTokens: 4 }), /block length/);
   });
 
   test('auto picks by the estimates; calibration measures every candidate', async () => {
