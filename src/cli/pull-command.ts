@@ -99,7 +99,7 @@ function reporter(machine: boolean, role: Role | null): (p: PullProgress) => voi
 }
 
 function barLine(prefix: string, p: PullProgress): string {
-  const share = p.totalBytes > 0 ? p.bytes / p.totalBytes : 1;
+  const share = p.totalBytes > 0 ? Math.min(1, Math.max(0, p.bytes / p.totalBytes)) : 1;
   const cells = 20;
   const full = Math.round(share * cells);
   const bar = `${'█'.repeat(full)}${'░'.repeat(cells - full)}`;

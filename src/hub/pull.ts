@@ -179,7 +179,7 @@ export async function pull(options: PullOptions, plan?: PullPlan): Promise<PullR
         source = r.resumedBytes > 0 ? 'resumed' : 'downloaded';
       }
       if (snapshotEntry(cache, commit, file.path, etag).kind === 'none') linkIntoSnapshot(cache, commit, file.path, etag);
-      done += file.size;
+      if (!planned.cached) done += file.size; // files cached at planning are in `done` from the start
       files.push({ path: file.path, size: file.size, etag, lfs: file.lfs !== undefined, source });
       meter.emit(repo, 'download', file, file.size, done, p.totalBytes, resumed, received, true);
     }

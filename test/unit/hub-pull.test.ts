@@ -96,9 +96,13 @@ test('a full pull writes the standard Hub cache layout, and the snapshot is a ch
     assert.deepEqual([seen.at(-1)?.phase, seen.at(-1)?.bytes], ['done', r.totalBytes]);
     // A second pull fetches nothing.
     const before = hub.downloads(REPO).length;
-    const again = await pull(options(hub, cacheDir));
+    const progress: PullProgress[] = [];
+    const again = await pull(options(hub, cacheDir, { onProgress: (p) => progress.push(p), progressIntervalMs: 0 }));
     assert.equal(hub.downloads(REPO).length, before);
     assert.deepEqual([again.bytes, again.reusedBytes], [0, r.totalBytes]);
+    // Files already in the cache count once: progress never passes the total, and ends on it.
+    assert.ok(progress.every((p) => p.bytes <= p.totalBytes), `progress passed the total: ${Math.max(...progress.map((p) => p.bytes))} > ${r.totalBytes}`);
+    assert.deepEqual([progress.at(-1)?.phase, progress.at(-1)?.bytes], ['done', r.totalBytes]);
     assert.ok(again.files.every((f) => f.source === 'cached'));
   });
 });
