@@ -36,10 +36,6 @@ export class PrefixCacheBudget {
     this.lru.delete(fileKey);
   }
 
-  clear(): void {
-    this.lru.clear();
-  }
-
   get files(): number {
     return this.lru.size;
   }

@@ -15,7 +15,13 @@ export class FilePrefixCache {
   private constructor(private readonly blockLength: number, readonly target: KvCache, readonly draft: KvCache | null) {}
 
   static async create(target: CacheMaker, draft: CacheMaker | null): Promise<FilePrefixCache> {
-    return new FilePrefixCache(target.config.blockLength, await target.createCache(), draft ? await draft.createCache() : null);
+    const targetCache = await target.createCache();
+    try {
+      return new FilePrefixCache(target.config.blockLength, targetCache, draft ? await draft.createCache() : null);
+    } catch (err) {
+      targetCache.dispose(); // device memory is not garbage-collected
+      throw err;
+    }
   }
 
   get committedIds(): readonly number[] {

@@ -100,13 +100,13 @@ export const COMMAND_SPECS = {
     },
   },
   profile: {
-    usage: 'simsd profile CONVERTED_DIR [--cache 512] [--rows 4,16] [--repeats 5] [--ep cpu|webgpu|auto] [--kv device|host] [--threads N] [--json]',
+    usage: 'simsd profile CONVERTED_DIR [--cache 512] [--rows 4,16] [--repeats 5] [--ep cpu|webgpu] [--kv device|host] [--threads N] [--json]',
     positionals: ['CONVERTED_DIR'],
     flags: {
       cache: flag.integer('C', 0, 1 << 20, 'committed tokens in the KV cache; default 512'),
       rows: flag.integers('4,16', 1, 4096, 'window rows L of the timed forwards; default 4,16'),
       repeats: flag.integer('N', 1, 10_000, 'timed forwards per row count (after one warm-up); default 5'),
-      ep: PAIR.ep,
+      ep: flag.choice(['cpu', 'webgpu'], 'the execution provider to time on; default cpu (webgpu: fails with the reason when it cannot be used)'),
       kv: flag.choice(['device', 'host'], 'where the KV cache lives on WebGPU: device (default) or host (copied both ways every forward; fp32 folders only)'),
       threads: PAIR.threads,
     },

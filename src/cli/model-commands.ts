@@ -74,7 +74,7 @@ export async function profileCommand(args: ParsedArgs, print: Print): Promise<ob
     if (positions > cfg.maxPositions) {
       throw new RequestError(`--cache ${cacheLength} plus --rows up to ${Math.max(...rows)} needs ${positions} positions, but the model has ${cfg.maxPositions} (max_position_embeddings)`);
     }
-    const cache = await prefilledCache(session, cacheLength, positions);
+    const cache = await prefilledCache(session, cacheLength);
     try {
       const results: Record<string, { medianMs: number; minMs: number; transferBytes: number }> = {};
       for (const L of rows) {

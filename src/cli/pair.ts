@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ModelPair } from '../decode/generate';
 import { resolveModel } from '../engine/models';
-import { chooseProvider } from '../engine/provider-choice';
+import { chooseProvider, precisionFor } from '../engine/provider-choice';
 import { ModelSession } from '../model/session';
 import type { ProviderChoice } from '../protocol/messages';
 import { RequestError } from '../model/errors';
@@ -36,11 +36,6 @@ export async function providerFor(args: ParsedArgs, targetDir: string | null, lo
   if (setting === 'webgpu' && choice.executionProvider !== 'webgpu') throw new RequestError(choice.reason);
   log(`execution provider: ${choice.executionProvider} (${choice.reason})`);
   return choice;
-}
-
-/** WebGPU runs fp16 graphs with the KV cache on the device; the CPU runs fp32. */
-export function precisionFor(provider: ProviderChoice): Precision {
-  return provider.executionProvider === 'webgpu' ? 'fp16' : 'fp32';
 }
 
 export function defaultCacheDir(): string {

@@ -12,7 +12,8 @@ import { USES_DRAFT } from '../decode/generate';
 import { booleanFlag, choiceFlag, numberFlag, stringFlag, UsageError, type ParsedArgs } from './args';
 import { STRATEGY_CHOICES } from './commands';
 import type { Print } from './model-commands';
-import { defaultCacheDir, precisionFor, providerFor, requiredFlag } from './pair';
+import { precisionFor } from '../engine/provider-choice';
+import { defaultCacheDir, providerFor, requiredFlag } from './pair';
 
 /** Running requests get this long to finish after SIGINT / SIGTERM before they are cancelled. */
 const GRACE_MS = 5000;

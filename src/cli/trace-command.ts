@@ -16,7 +16,8 @@ import type { RingChunk } from '../protocol/request';
 import { choiceFlag, numberFlag, stringFlag, type ParsedArgs } from './args';
 import { LAYOUTS } from './commands';
 import type { Print } from './model-commands';
-import { defaultCacheDir, embeddedModelsDir, precisionFor, providerFor } from './pair';
+import { precisionFor } from '../engine/provider-choice';
+import { defaultCacheDir, embeddedModelsDir, providerFor } from './pair';
 import { readUserText } from './user-input';
 
 export async function traceCommand(args: ParsedArgs, print: Print): Promise<object> {

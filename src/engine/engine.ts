@@ -20,6 +20,7 @@ import {
 } from '../protocol/messages';
 import type { GenerateParams, PromptSpec, Request } from '../protocol/request';
 import { resolveModel } from './models';
+import { precisionFor } from './provider-choice';
 
 export interface EngineHooks {
   log(line: string): void;
@@ -52,14 +53,20 @@ export class Engine {
     const started = performance.now();
     const converting = (done: number, total: number, name: string) => hooks.loading(`converting ${name}: ${Math.floor((100 * done) / Math.max(1, total))} %`);
     // WebGPU runs fp16 graphs with the KV cache on the device; the CPU runs fp32 graphs (docs/models.md §7).
-    const precision = provider.executionProvider === 'webgpu' ? 'fp16' : 'fp32';
+    const precision = precisionFor(provider);
     const target = await resolveModel(config.target.dir, config.convertedRoot, hooks.log, converting, precision);
     const draft = config.draft ? await resolveModel(config.draft.dir, config.convertedRoot, hooks.log, converting, precision) : null;
     hooks.loading('loading models…');
     const variant = config.sampling === true ? 'sampling' : 'greedy';
     const open = (dir: string) => ModelSession.open(dir, { variant, executionProvider: provider.executionProvider, threads: config.threads ?? undefined, log: hooks.log });
     const targetSession = await open(target.convertedDir);
-    const draftSession = draft ? await open(draft.convertedDir) : undefined;
+    let draftSession: ModelSession | undefined;
+    try {
+      draftSession = draft ? await open(draft.convertedDir) : undefined;
+    } catch (err) {
+      await targetSession.close(); // GPU memory is not freed by the garbage collector
+      throw err;
+    }
     const tokenizer = loadTokenizer(target.convertedDir);
     const models: ModelPair = { target: yielding(targetSession), draft: draftSession ? yielding(draftSession) : undefined };
     const ready: EngineReady = {
@@ -104,8 +111,12 @@ export class Engine {
         },
       );
     } catch (err) {
-      this.budget.delete(request.fileKey);
-      cache.dispose();
+      // generate() leaves the caches consistent after a refusal or a cancel; anything else (a failed forward or
+      // commit) may leave them half-written, so that file starts over.
+      if (!(err instanceof RequestError) && !(err instanceof CancelledError)) {
+        this.budget.delete(request.fileKey);
+        cache.dispose();
+      }
       throw err;
     } finally {
       this.runningFile = null;

@@ -1,13 +1,14 @@
 // Choosing the execution provider on the host side (docs/models.md §8), for the extension and the CLI: `cpu` is taken
 // as asked; `webgpu` and `auto` run the probe in a throwaway child (`worker.js --probe-webgpu`, since a GPU driver
 // failure can abort a process). `webgpu` needs it correct; `auto` also needs it faster on a target-shaped decode step.
-// The timing's verdict is remembered per target shape and machine (a JSON file beside the converted models), so the
-// editor measures once, not at every start. Nothing here imports onnxruntime.
+// The timing's verdict is remembered per target shape, machine and onnxruntime version (a JSON file beside the converted
+// models), so the editor times once, not at every start; correctness is checked at every start. Nothing here imports onnxruntime.
 import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Precision } from '../model/types';
 import type { ProviderChoice } from '../protocol/messages';
 
 export type ProviderSetting = 'auto' | 'cpu' | 'webgpu';
@@ -29,16 +30,38 @@ export interface ProviderChoiceOptions {
   readonly timeoutMs?: number;          // default 10 minutes (timing converts a target-shaped model once)
 }
 
+/** WebGPU runs fp16 graphs with the KV cache on the device; the CPU runs fp32 (docs/models.md §7.5). */
+export function precisionFor(provider: ProviderChoice): Precision {
+  return provider.executionProvider === 'webgpu' ? 'fp16' : 'fp32';
+}
+
 export async function chooseProvider(setting: ProviderSetting, o: ProviderChoiceOptions): Promise<ProviderChoice> {
   if (setting === 'cpu') return { executionProvider: 'cpu', reason: 'the CPU, as set' };
   const timed = setting === 'auto' && o.targetDir !== null;
   const key = timed ? verdictKey(o.targetDir as string) : null;
   const remembered = key !== null ? readVerdicts(o.verdictFile)[key] : undefined;
-  const answer = remembered ?? await probeInChild(o.workerScript, timed ? o.targetDir : null, o.timeoutMs ?? 600_000);
-  if (key !== null && remembered === undefined && (answer.cpuMs !== undefined || !answer.ok)) writeVerdict(o.verdictFile, key, answer, o.log);
+  const timeoutMs = o.timeoutMs ?? 600_000;
+  let answer: ProbeAnswer;
+  if (remembered !== undefined) {
+    // Only the timing is remembered: correctness is checked at every start (seconds), so a new driver that breaks
+    // WebGPU is caught even where the timing was measured before.
+    const check = await probeInChild(o.workerScript, null, timeoutMs);
+    answer = check.ok ? remembered : check;
+  } else {
+    answer = await probeInChild(o.workerScript, timed ? o.targetDir : null, timeoutMs);
+    // Failures (a crash, a timeout, no adapter) are never remembered: the next start tries again.
+    if (key !== null && isTimed(answer)) writeVerdict(o.verdictFile, key, answer, o.log);
+  }
   if (answer.ok) return { executionProvider: 'webgpu', reason: answer.reason };
   o.log(`WebGPU not used: ${answer.reason}`);
   return { executionProvider: 'cpu', reason: setting === 'webgpu' ? `WebGPU was asked for, but ${answer.reason}` : answer.reason };
+}
+
+/** A probe answer that carries both timings: the only kind worth remembering. */
+function isTimed(a: unknown): a is ProbeAnswer {
+  if (typeof a !== 'object' || a === null) return false;
+  const r = a as Record<string, unknown>;
+  return typeof r.ok === 'boolean' && typeof r.reason === 'string' && typeof r.cpuMs === 'number' && typeof r.webgpuMs === 'number';
 }
 
 /** Runs `worker.js --probe-webgpu [--time-shape DIR]` and reads its one JSON line. */
@@ -64,24 +87,35 @@ export function probeInChild(workerScript: string, shapeDir: string | null, time
   });
 }
 
-/** The target's shape (config.json) and this machine: a new GPU driver or CPU measures again. */
+/** The target's shape (config.json), this machine and the runtime: a new CPU or onnxruntime build measures again. */
 function verdictKey(targetDir: string): string | null {
   try {
     const config = fs.readFileSync(path.join(targetDir, 'config.json'));
-    const machine = `${os.cpus()[0]?.model ?? '?'}|${os.cpus().length}|${process.platform}|${process.arch}`;
+    const machine = `${os.cpus()[0]?.model ?? '?'}|${os.cpus().length}|${process.platform}|${process.arch}|onnxruntime ${runtimeVersion()}`;
     return createHash('sha1').update(config).update(machine).digest('hex').slice(0, 16);
   } catch {
     return null;
   }
 }
 
+/** onnxruntime-node's version (its package.json; external to every bundle), or '?' where it cannot be read. */
+function runtimeVersion(): string {
+  try {
+    return (require('onnxruntime-node/package.json') as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}
+
+/** The remembered verdicts, each checked; a damaged file or entry is measured again and rewritten. */
 function readVerdicts(file: string | null): Record<string, ProbeAnswer> {
   if (file === null || !fs.existsSync(file)) return {};
   try {
     const json = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
-    return typeof json === 'object' && json !== null && !Array.isArray(json) ? json as Record<string, ProbeAnswer> : {};
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) return {};
+    return Object.fromEntries(Object.entries(json).filter(([, v]) => isTimed(v))) as Record<string, ProbeAnswer>;
   } catch {
-    return {}; // a damaged file is measured again and rewritten
+    return {};
   }
 }
 

@@ -9,7 +9,9 @@ import { serve } from './engine';
 if (process.argv.includes('--probe-webgpu')) {
   const at = process.argv.indexOf('--time-shape');
   void (async () => {
-    const answer = await probe(at > 0 ? readConfig(process.argv[at + 1]) : null)
+    // The probe ends with its editor: a closed IPC channel means nobody waits for the answer.
+    process.on('disconnect', () => process.exit(0));
+    const answer = await (async () => probe(at > 0 ? readConfig(process.argv[at + 1]) : null))()
       .catch((err: Error) => ({ ok: false, reason: err.message.split('\n')[0] }));
     process.stdout.write(JSON.stringify(answer) + '\n');
     process.exit(0);

@@ -9,9 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expectedTensors } from './checkpoint';
 import { convertModel } from './convert';
-import { numElements } from './safetensors';
 import { ModelSession } from './session';
-import type { ForwardInput, ForwardOutput, KvCache, Precision, SdarConfig, Tensor, WeightSource } from './types';
+import type { ForwardInput, ForwardOutput, KvCache, Precision, SdarConfig, WeightSource } from './types';
 import { parameterCount, type WeightFormat } from './weights';
 
 /** What the probe found: `ok` when WebGPU is correct (and, when timed, faster); the reason in one line either way. */
@@ -72,7 +71,7 @@ export async function timeProviders(shape: SdarConfig, repeats = 5): Promise<{ c
 /** Median ms of a forward of one block of rows over a cache of `cacheLength` committed tokens (prefilled first). */
 export async function timeDecodeStep(model: ModelSession, cacheLength: number, repeats: number): Promise<number> {
   const bl = model.config.blockLength;
-  const cache = await prefilledCache(model, cacheLength, cacheLength + bl);
+  const cache = await prefilledCache(model, cacheLength);
   try {
     const times = await timeForward(model, windowInput(model.config, cacheLength, bl), cache, repeats);
     return times[Math.floor(times.length / 2)];
@@ -82,12 +81,13 @@ export async function timeDecodeStep(model: ModelSession, cacheLength: number, r
 }
 
 /**
- * A cache of `capacity` slots holding `length` committed tokens, written by real block-causal prefill forwards in
- * chunks of 64 rows (so a device cache is filled on the device, as in a decode).
+ * A cache holding `length` committed tokens, written by real block-causal prefill forwards in chunks of 64 rows (so a
+ * device cache is filled on the device, as in a decode), with the capacity a decode at that length has (the next
+ * 256-slot bucket): a timed window over it is not committed, so it needs no room.
  */
-export async function prefilledCache(model: ModelSession, length: number, capacity: number): Promise<KvCache> {
+export async function prefilledCache(model: ModelSession, length: number): Promise<KvCache> {
   const { blockLength: bl, vocabSize: V } = model.config;
-  const cache = await model.createCache(capacity);
+  const cache = await model.createCache(length);
   try {
     for (let from = 0; from < length; from += 64) {
       const n = Math.min(64, length - from);
@@ -181,22 +181,33 @@ async function probeRun(model: ModelSession): Promise<ForwardOutput> {
 }
 
 /** A deterministic small-valued model: enough to compare providers, meaningless as a language model. */
+/**
+ * Random weights of `config`'s shape (values do not matter for timing or for a CPU/GPU comparison). Each row is a pure
+ * function of the tensor's name and the row, and `rows()` streams them, so the converter never holds a whole tensor:
+ * a target-shaped timing model has a 151,936-row embedding.
+ */
 function syntheticWeights(config: SdarConfig): WeightSource {
   const shapes = new Map(expectedTensors(config).map((t) => [t.name, t.shape]));
+  const shapeOf = (name: string) => shapes.get(name) ?? [];
+  const fill = (name: string, start: number, count: number, into?: Float32Array): Float32Array => {
+    const shape = shapeOf(name);
+    const width = shape.length > 1 ? shape[1] : shape[0];
+    const isNorm = shape.length === 1;
+    const out = into ?? new Float32Array(count * width);
+    for (let r = 0; r < count; r++) {
+      let s = (name.length * 2654435761 + (start + r) * 40503) >>> 0;
+      for (let i = 0; i < width; i++) {
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+        out[r * width + i] = (isNorm ? 1 : 0) + (s / 2 ** 32 - 0.5) * (isNorm ? 0.1 : 0.5);
+      }
+    }
+    return out;
+  };
   return {
     config,
     names: () => [...shapes.keys()],
-    read(name: string): Tensor {
-      const shape = shapes.get(name) ?? [];
-      const data = new Float32Array(numElements(shape));
-      let s = name.length * 2654435761;
-      const isNorm = shape.length === 1;
-      for (let i = 0; i < data.length; i++) {
-        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-        data[i] = (isNorm ? 1 : 0) + (s / 2 ** 32 - 0.5) * (isNorm ? 0.1 : 0.5);
-      }
-      return { shape, data };
-    },
+    read: (name) => ({ shape: shapeOf(name), data: fill(name, 0, shapeOf(name).length > 1 ? shapeOf(name)[0] : 1) }),
+    rows: (name) => ({ shape: shapeOf(name), read: (start, count, into) => fill(name, start, count, into) }),
   };
 }
 

