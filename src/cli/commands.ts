@@ -24,6 +24,9 @@ const PAIR: FlagTable = {
   ep: flag.choice(EP_CHOICES, 'execution provider: cpu (default); webgpu (fp16 graphs, KV cache on the device; refused if the probe fails); auto (WebGPU when correct and measured faster here)'),
 };
 
+/** generate, bench, demo: the graphs' float type, to compare fp32 and fp16 on WebGPU (the CPU runs fp32 only). */
+const GRAPH_PRECISION = flag.choice(PRECISIONS, 'graph precision: fp32 or fp16; default fp16 on WebGPU, fp32 on the CPU (which runs fp32 only)');
+
 export const COMMAND_SPECS = {
   inspect: {
     usage: 'simsd inspect DIR [--json]',
@@ -44,10 +47,11 @@ export const COMMAND_SPECS = {
   generate: {
     usage: 'simsd generate --target DIR [--draft DIR] (--prompt TEXT | --prompt-file F | --prompt-ids 1,2,3) [--chat] '
       + `[--strategy ${STRATEGY_CHOICES.join('|')}] [--rule static|dynamic] [--threshold T] [--temperature T --seed S --top-k K] [--max-tokens N] `
-      + '[--no-fold] [--blocks-per-verify K] [--threads N] [--ep cpu|webgpu|auto] [--cache-dir DIR] [--json]',
+      + '[--no-fold] [--blocks-per-verify K] [--threads N] [--ep cpu|webgpu|auto] [--precision fp32|fp16] [--cache-dir DIR] [--json]',
     positionals: [],
     flags: {
       ...PAIR,
+      precision: GRAPH_PRECISION,
       prompt: flag.text('TEXT', 'the prompt text'),
       'prompt-file': flag.path('F', 'a file whose text is the prompt (/dev/stdin works)'),
       'prompt-ids': flag.integers('1,2,3', 0, Number.MAX_SAFE_INTEGER, 'the prompt as token ids, each below the vocabulary size'),
@@ -64,20 +68,22 @@ export const COMMAND_SPECS = {
     },
   },
   bench: {
-    usage: 'simsd bench --target DIR --draft DIR [--prompts FILE.jsonl] [--max-tokens N] [--threshold T] [--threads N] [--ep cpu|webgpu|auto] [--cache-dir DIR] [--json]',
+    usage: 'simsd bench --target DIR --draft DIR [--prompts FILE.jsonl] [--max-tokens N] [--threshold T] [--threads N] [--ep cpu|webgpu|auto] [--precision fp32|fp16] [--cache-dir DIR] [--json]',
     positionals: [],
     flags: {
       ...PAIR,
       prompts: flag.path('FILE.jsonl', 'one {"prompt": "text"} or {"ids": [1,2,3]} per line; default media/demo/prompts.jsonl'),
+      precision: GRAPH_PRECISION,
       'max-tokens': flag.integer('N', 1, MAX_TOKENS, 'tokens per prompt; default 64'),
       threshold: flag.real('T', 0, 1, 'τ of the dynamic reveal rule; default 0.9'),
     },
   },
   demo: {
-    usage: 'simsd demo [--file F --target DIR --draft DIR --max-tokens N --strategies A,B] [--threads N] [--ep cpu|webgpu|auto] [--cache-dir DIR] [--json]',
+    usage: 'simsd demo [--file F --target DIR --draft DIR --max-tokens N --strategies A,B] [--threads N] [--ep cpu|webgpu|auto] [--precision fp32|fp16] [--cache-dir DIR] [--json]',
     positionals: [],
     flags: {
       ...PAIR,
+      precision: GRAPH_PRECISION,
       file: flag.path('F', 'a source file with a <CURSOR> marker; default media/demo/sample.py'),
       'max-tokens': flag.integer('N', 1, MAX_TOKENS, 'tokens per strategy; default 48'),
       strategies: flag.choices(STRATEGY_NAMES, 'strategies to run, in order; default all three'),

@@ -9,7 +9,7 @@ import { ModelSession } from '../model/session';
 import type { ProviderChoice } from '../protocol/messages';
 import { RequestError } from '../model/errors';
 import { loadTokenizer, type SdarTokenizer } from '../model/tokenizer';
-import type { GraphVariant, Precision } from '../model/types';
+import { PRECISIONS, type GraphVariant, type Precision } from '../model/types';
 import { choiceFlag, numberFlag, stringFlag, UsageError, type ParsedArgs } from './args';
 import { EP_CHOICES } from './commands';
 
@@ -51,8 +51,10 @@ export async function loadPair(target: string, draft: string | null, variant: Gr
   const cacheDir = stringFlag(args, 'cache-dir') ?? defaultCacheDir();
   const threads = numberFlag(args, 'threads');
   const provider = await providerFor(args, target, log);
-  const t = await resolveModel(target, cacheDir, log, undefined, precisionFor(provider));
-  const d = draft ? await resolveModel(draft, cacheDir, log, undefined, precisionFor(provider)) : null;
+  const precision = choiceFlag(args, 'precision', PRECISIONS, precisionFor(provider));
+  if (precision === 'fp16' && provider.executionProvider !== 'webgpu') throw new UsageError('--precision fp16 needs WebGPU (--ep webgpu): fp16 graphs keep their KV cache on the device');
+  const t = await resolveModel(target, cacheDir, log, undefined, precision);
+  const d = draft ? await resolveModel(draft, cacheDir, log, undefined, precision) : null;
   const open = (dir: string) => ModelSession.open(dir, { variant, threads, executionProvider: provider.executionProvider });
   const targetSession = await open(t.convertedDir);
   const draftSession = d ? await open(d.convertedDir) : undefined;

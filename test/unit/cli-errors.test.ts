@@ -63,6 +63,7 @@ test('reportError: user errors are one line and rc 2; others are internal errors
 test('a misspelled flag, --ep cuda, --threads abc and profile --rows 0 are refused before any model loads', () => {
   userError([...GEN(), '--prompt', 'x', '--strategey', 'simsd'], /^simsd: unknown option --strategey for generate; did you mean --strategy\?/);
   userError([...GEN(), '--prompt', 'x', '--ep', 'cuda'], /^simsd: --ep must be one of cpu\|webgpu\|auto, got 'cuda'$/);
+  userError([...GEN(), '--prompt', 'x', '--precision', 'fp16'], /^simsd: --precision fp16 needs WebGPU \(--ep webgpu\)/);
   userError([...GEN(), '--prompt', 'x', '--threads', 'abc'], /^simsd: --threads must be an integer in \[1, 1024\], got 'abc'$/);
   userError(['profile', '/nonexistent', '--rows', '0'], /^simsd: --rows: '0' \(position 1\) is not an integer in \[1, 4096\]$/);
 });
