@@ -3,6 +3,7 @@
 // formatBenchTable renders the human table; benchJsonLine is the one JSON document the CLI prints last.
 // Arms run prompt by prompt in turn, after one untimed warm-up run each, so load drift hits every arm alike.
 import { generate, withCaches, type GenerateRequest, type ModelPair } from '../decode/generate';
+import { USES_DRAFT } from '../decode/auto';
 import { combineStats } from '../decode/metrics';
 import type { DecodeStats } from '../protocol/messages';
 import type { GenerateParams } from '../protocol/request';
@@ -20,13 +21,14 @@ export const DEFAULT_ARMS: readonly BenchArm[] = [
   { label: 'simsd/static', request: { strategy: 'simsd', rule: 'static' } },
   { label: 'simsd-exact/static', request: { strategy: 'simsd-exact', rule: 'static' } },
   { label: 'simsd-exact/dynamic', request: { strategy: 'simsd-exact', rule: 'dynamic' } },
+  { label: 'lookup/static', request: { strategy: 'lookup', rule: 'static' } },
 ];
 
 export interface BenchOptions {
   readonly prompts: readonly (readonly number[])[];
   readonly maxTokens: number;
   readonly base?: Omit<GenerateParams, 'strategy' | 'maxTokens'>; // shared by every arm (temperature, seed, τ, stop ids…)
-  readonly arms?: readonly BenchArm[];                             // default DEFAULT_ARMS (native arms only without a draft)
+  readonly arms?: readonly BenchArm[];                             // default DEFAULT_ARMS (those needing no draft without one)
   readonly warmup?: boolean;                                       // default true
 }
 
@@ -60,7 +62,7 @@ const DYNAMIC_LABEL = 'native/dynamic';
 
 function armsFor(models: ModelPair, options: BenchOptions): BenchArm[] {
   const wanted = options.arms ?? DEFAULT_ARMS;
-  const usable = wanted.filter((a) => models.draft !== undefined || a.request.strategy === 'native');
+  const usable = wanted.filter((a) => models.draft !== undefined || a.request.strategy === 'auto' || !USES_DRAFT[a.request.strategy]);
   // Identity is measured against native static decoding on the target: always run it.
   return usable.some((a) => a.label === STATIC_LABEL) ? usable : [DEFAULT_ARMS[0], ...usable];
 }

@@ -86,7 +86,7 @@ export const COMMAND_SPECS = {
       precision: GRAPH_PRECISION,
       file: flag.path('F', 'a source file with a <CURSOR> marker; default media/demo/sample.py'),
       'max-tokens': flag.integer('N', 1, MAX_TOKENS, 'tokens per strategy; default 48'),
-      strategies: flag.choices(STRATEGY_NAMES, 'strategies to run, in order; default all three'),
+      strategies: flag.choices(STRATEGY_NAMES, 'strategies to run, in order; default all'),
     },
   },
   trace: {

@@ -8,7 +8,7 @@ import { modelName } from '../hub/names';
 import type { EngineReady } from '../protocol/messages';
 import { startServer } from '../server/server';
 import { isLoopback } from '../server/http';
-import { USES_DRAFT } from '../decode/generate';
+import { USES_DRAFT } from '../decode/auto';
 import { booleanFlag, choiceFlag, numberFlag, stringFlag, UsageError, type ParsedArgs } from './args';
 import { STRATEGY_CHOICES } from './commands';
 import type { Print } from './model-commands';

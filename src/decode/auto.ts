@@ -13,6 +13,9 @@ export interface AutoEstimate {
 
 export type AutoEstimates = Readonly<Partial<Record<StrategyName, AutoEstimate>>>;
 
+/** Strategies that run a draft model next to the target (`lookup` drafts from the context, with no model). */
+export const USES_DRAFT: Readonly<Record<StrategyName, boolean>> = { 'native': false, 'simsd': true, 'simsd-exact': true, 'lookup': false };
+
 /** A speculative strategy must beat native decoding by this fraction before auto picks it. */
 export const AUTO_MARGIN = 0.05;
 /** Weight of the latest generation in the moving average. */
@@ -54,7 +57,7 @@ export function updateEstimates(estimates: AutoEstimates, stats: DecodeStats, we
   return { ...estimates, [stats.strategy]: next };
 }
 
-/** What auto may pick: the requested list, or the lossless pair (native, simsd-exact); only native without a draft. */
+/** What auto may pick: the requested list, or the lossless ones (native, lookup, simsd-exact); without a draft, those that need none. */
 export function autoCandidates(requested: readonly StrategyName[] | undefined, hasDraft: boolean): StrategyName[] {
-  return (requested ?? ['native', 'simsd-exact']).filter((name) => hasDraft || name === 'native');
+  return (requested ?? ['native', 'lookup', 'simsd-exact']).filter((name) => hasDraft || !USES_DRAFT[name]);
 }

@@ -11,8 +11,9 @@ import type { CancelFlag, ForwardModel, ForwardOptions, SdarConfig } from '../mo
 import type { DecodeStats } from '../protocol/messages';
 import type { FinishReason, GenerateParams, StrategyName } from '../protocol/request';
 import { applyChoice } from './acceptance';
-import { autoCandidates, chooseStrategy, type AutoEstimates } from './auto';
+import { autoCandidates, chooseStrategy, USES_DRAFT, type AutoEstimates } from './auto';
 import { budgetLeft, countHoles, cutOutput, emptyCanvas, holesOf, initialState, isFinal, nextBlock, textStopCut } from './canvas';
+import { lookupBlock } from './lookup';
 import { blockCausalMask, fullMask } from './masks';
 import { summarize } from './metrics';
 import { resolveParams } from './params';
@@ -75,10 +76,9 @@ export const STRATEGIES: Readonly<Record<StrategyName, Strategy>> = {
   'native': nativeStep,
   'simsd': (ctx, state) => speculativeRound(ctx, state, greedyMatchVerifier),
   'simsd-exact': (ctx, state) => speculativeRound(ctx, state, stateCopyVerifier),
+  'lookup': lookupRound,
 };
 
-/** Strategies that run a draft model next to the target. */
-export const USES_DRAFT: Readonly<Record<StrategyName, boolean>> = { 'native': false, 'simsd': true, 'simsd-exact': true };
 
 /** The strategy a request runs: its own, or for 'auto' the choice from the running estimates. */
 export function strategyFor(request: GenerateRequest, hasDraft: boolean): StrategyName {
@@ -140,7 +140,7 @@ export async function generate(
   const newLane = (model: ForwardModel, cache: KvCache): Lane => ({ model, cache, counter: { forwards: 0, rows: 0, cleanPasses: 0, foldedCleanPasses: 0 } });
   const target = newLane(models.target, caches.target);
   const draft = draftModel !== null && caches.draft ? newLane(draftModel, caches.draft) : null;
-  const ctx = { target, draft, params, signal };
+  const ctx = { target, draft, params, signal, promptIds };
   const advance = STRATEGIES[strategy];
   const verifications: VerificationRecord[] = [];
   let state: DecodeState = initialState(promptIds, params);
@@ -214,10 +214,19 @@ async function nativeStep(ctx: DecodeContext, state: DecodeState): Promise<Advan
  * they never see the DATA/MASK rows or state copies of earlier blocks.
  */
 async function speculativeRound(ctx: DecodeContext, state: DecodeState, verifier: Verifier): Promise<Advance> {
-  const { params: p, target } = ctx;
-  const draft = ctx.draft;
-  if (draft === null) throw new Error('internal: a speculative round needs the draft');
-  const blocks = await draftBlocks(ctx, draft, state, verifier.draftRule(p), verifier.draftEarlyExit);
+  if (ctx.draft === null) throw new Error('internal: a speculative round needs the draft');
+  return verifyRound(ctx, state, verifier, await draftBlocks(ctx, ctx.draft, state, verifier.draftRule(ctx.params), verifier.draftEarlyExit));
+}
+
+/** Context lookup (docs/decoding.md §10): the guess from earlier tokens, verified exactly; a native step without one. */
+async function lookupRound(ctx: DecodeContext, state: DecodeState): Promise<Advance> {
+  const block = lookupBlock(ctx.promptIds, state, ctx.params);
+  return block === null ? nativeStep(ctx, state) : verifyRound(ctx, state, stateCopyVerifier, [block]);
+}
+
+/** The target's side of a round: one forward verifies the drafted blocks, then acceptance, commits and the draft's rollback. */
+async function verifyRound(ctx: DecodeContext, state: DecodeState, verifier: Verifier, blocks: readonly DraftedBlock[]): Promise<Advance> {
+  const { params: p, target, draft } = ctx;
   const plans = blocks.map((b) => verifier.plan(b, p));
 
   const parts: WindowPart[] = [];
@@ -255,14 +264,14 @@ async function speculativeRound(ctx: DecodeContext, state: DecodeState, verifier
   // Commit: the folded pending block and the clean copies of fully matched blocks. The verification rows are scratch.
   await commitPending(target, run, state.targetPending, copyParts.slice(0, committedByCopy));
   // Roll the draft back to the last final block: its later commits were optimistic.
-  draft.cache.truncate(Math.min(draft.cache.length, st.blockStart));
+  draft?.cache.truncate(Math.min(draft.cache.length, st.blockStart));
 
   const verification = { drafted: Int32Array.from(drafted), matched: Int32Array.from(matched), accepted: Int32Array.from(accepted) };
   if (countHoles(st.canvas, p.maskId) > 0 || isFinal(st, p)) return { state: st, verification };
   // The current block is full (a full match, or the correction filled its last hole): commit it on both models.
   const block = { blockStart: st.blockStart, tokens: st.canvas };
   const targetPending = await finishBlock(target, ctx, block);
-  const draftPending = await finishBlock(draft, ctx, block);
+  const draftPending = draft === null ? null : await finishBlock(draft, ctx, block);
   return { state: nextBlock(st, p, targetPending, draftPending), verification };
 }
 

@@ -87,6 +87,7 @@ export interface DecodeContext {
   readonly draft: Lane | null;
   readonly params: DecodeParams;
   readonly signal?: CancelFlag;
+  readonly promptIds: readonly number[]; // what the context lookup searches, with the output so far
 }
 
 /** One call advances the state by a denoising step (native) or a round (speculative). */

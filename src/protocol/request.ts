@@ -3,7 +3,7 @@
 // (a worker thread or a child process) as it is, and this folder imports nothing of ours.
 
 /** Decoding strategies (docs/decoding.md): SDAR's own decoding, SimSD as released, exactly lossless SimSD. */
-export const STRATEGY_NAMES = ['native', 'simsd', 'simsd-exact'] as const;
+export const STRATEGY_NAMES = ['native', 'simsd', 'simsd-exact', 'lookup'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 /** Which holes a denoising step reveals: the n most confident (static) or all above τ, else the top n (dynamic). */

@@ -141,6 +141,20 @@ export function strategyParitySuite(label: string, factory: ModelFactory, option
       t.diagnostic(`simsd (release) self-draft: ${summary(release)} (no gate)`);
     });
 
+    test('lookup ≡ native (static and dynamic) with no draft model; guesses from the context are verified and some accepted', async (t) => {
+      const weights = tinyPairWeights('perturbed').target;
+      const alone = { target: (await pairOf('perturbed')).target }; // the lookup needs no draft model
+      // Prompts that repeat themselves give the lookup something to copy; the tiny models' outputs repeat too.
+      const repeating = prompts.slice(0, 12).map((p) => [...p, ...p, ...p.slice(0, 3)]);
+      for (const request of [{ rule: 'static' }, { rule: 'dynamic', threshold: 0.5 }] as const) {
+        const r = await assertIdentical(factory, weights, alone, repeating, { ...request, strategy: 'native', maxTokens: MAX_TOKENS }, { ...request, strategy: 'lookup', maxTokens: MAX_TOKENS }, options, ties);
+        const matched = r.other.reduce((a, g) => a + g.stats.matchedTokens, 0);
+        t.diagnostic(`lookup ${request.rule}: ${summary(r.other)}; ${matched} looked-up tokens accepted`);
+        assert.ok(matched > 0, 'some looked-up tokens were accepted');
+        assert.ok(r.other.every((g) => g.stats.draftForwards === 0), 'no draft forwards');
+      }
+    });
+
     test('simsd (release) with a 1-layer self-draft is lossless: the temporal window reproduces each draft state', async () => {
       // With one layer, every K/V in the window depends only on (token, position), so MASK_i sees exactly the
       // native state before step t_i (§3 reason 1 starts at layer 1). A wrong mask, position or RoPE copy breaks it.

@@ -102,7 +102,7 @@ test('--prompt-ids: empty entries and non-integers are refused at parse time; th
 });
 
 test('choices: refused with the list and the closest name; the typed getter narrows', () => {
-  refused([...GEN, '--strategy', 'simsd-exakt'], /^--strategy must be one of auto\|native\|simsd\|simsd-exact, got 'simsd-exakt'; did you mean simsd-exact\?$/);
+  refused([...GEN, '--strategy', 'simsd-exakt'], /^--strategy must be one of auto\|native\|simsd\|simsd-exact\|lookup, got 'simsd-exakt'; did you mean simsd-exact\?$/);
   refused(['convert', 'd', '--out', 'o', '--weights', 'int8'], /^--weights must be one of fp32\|int4\|fp16/);
   refused(['demo', '--strategies', 'simsd,nope'], /^--strategies must be a comma-separated list of .*, got 'nope'/);
   refused(['trace', '--layout', 'psm'], /^--layout must be one of auto\|fim\|prefix/);

@@ -60,9 +60,10 @@ const stat = (strategy: DecodeStats['strategy'], newTokens: number, decodeMs: nu
 describe('auto', () => {
   const cands = autoCandidates(undefined, true);
 
-  test('candidates: native and simsd-exact; only native without a draft', () => {
-    assert.deepEqual(cands, ['native', 'simsd-exact']);
-    assert.deepEqual(autoCandidates(undefined, false), ['native']);
+  test('candidates: the lossless ones (native, lookup, simsd-exact); without a draft those that need none', () => {
+    assert.deepEqual(cands, ['native', 'lookup', 'simsd-exact']);
+    assert.deepEqual(autoCandidates(undefined, false), ['native', 'lookup']);
+    assert.deepEqual(autoCandidates(['native', 'simsd'], false), ['native']);
   });
 
   test('without a baseline measurement, never speculate', () => {
