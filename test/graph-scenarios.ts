@@ -61,6 +61,22 @@ export async function runScenario(model: ForwardModel, s: Scenario): Promise<For
 }
 
 /** Largest absolute difference; positions −∞ in both (banned ids in debug logits) are equal. */
+/**
+ * Runs `s` on a fast path and on its twin and holds them together: logits within 1e-4 (the difference reported),
+ * the same argmax, probabilities within 1e-5. Returns both outputs for further checks.
+ */
+export async function assertSameForward(
+  report: (line: string) => void, s: Scenario, fast: ForwardModel, twin: ForwardModel,
+): Promise<[ForwardOutput, ForwardOutput]> {
+  const [a, b] = [await runScenario(fast, s), await runScenario(twin, s)];
+  const d = maxDiff(a.logits!, b.logits!);
+  report(`${s.name}: max |Δlogit| ${d.toExponential(2)}`);
+  assert.ok(d <= 1e-4, `${s.name}: max |Δlogit| ${d}`);
+  assert.deepEqual([...a.tokenIds], [...b.tokenIds], `${s.name}: argmax differs`);
+  assert.ok(maxDiff(a.tokenProbs, b.tokenProbs) <= 1e-5, `${s.name}: probabilities differ`);
+  return [a, b];
+}
+
 export function maxDiff(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length);
   let d = 0;

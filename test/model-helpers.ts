@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertModel } from '../src/model/convert';
-import { ModelSession, type ExecutionProvider, type KvLocation } from '../src/model/session';
+import { ModelSession, type ExecutionProvider } from '../src/model/session';
+import type { KvLocation } from '../src/model/types';
 import type { ForwardOutput, GraphVariant, KvRows, Precision, WeightSource } from '../src/model/types';
 import type { WeightFormat } from '../src/model/weights';
 

@@ -82,8 +82,8 @@ export async function profileCommand(args: ParsedArgs, print: Print): Promise<ob
         const before = session.transferredBytes;
         await session.forward(input, cache);
         const transferBytes = session.transferredBytes - before; // one forward's host ↔ device bytes; 0 on the CPU
-        const times = await timeForward(session, input, cache, repeats);
-        results[`L${L}`] = { medianMs: round(times[Math.floor(times.length / 2)]), minMs: round(times[0]), transferBytes };
+        const t = await timeForward(session, input, cache, repeats);
+        results[`L${L}`] = { medianMs: round(t.medianMs), minMs: round(t.minMs), transferBytes };
         print(`  L=${L} over cache ${cacheLength} (capacity ${cache.capacity}): median ${results[`L${L}`].medianMs} ms, min ${results[`L${L}`].minMs} ms, ${transferBytes} B host↔device`);
       }
       return { dir, weights: session.record.weights, precision: session.precision, accuracyLevel: session.record.accuracyLevel,

@@ -38,6 +38,18 @@ export async function providerFor(args: ParsedArgs, targetDir: string | null, lo
   return choice;
 }
 
+/**
+ * For commands that hand the models to an engine (serve, trace): the provider, then both models resolved (converted
+ * once) for its precision here, so that a missing or broken checkpoint is a one-line user error before the engine starts.
+ */
+export async function resolveForEngine(
+  args: ParsedArgs, target: string, draft: string | null, convertedRoot: string, log: (line: string) => void,
+): Promise<ProviderChoice> {
+  const provider = await providerFor(args, target, log);
+  for (const dir of [target, draft]) if (dir !== null) await resolveModel(dir, convertedRoot, log, undefined, precisionFor(provider));
+  return provider;
+}
+
 export function defaultCacheDir(): string {
   return path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'simsd', 'converted');
 }

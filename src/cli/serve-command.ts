@@ -3,7 +3,6 @@
 // unless told otherwise, and refuses another address without an API key. SIGINT / SIGTERM stop it gracefully.
 import * as path from 'node:path';
 import { EngineClient, transportFor } from '../engine/client';
-import { resolveModel } from '../engine/models';
 import { modelName } from '../hub/names';
 import type { EngineReady } from '../protocol/messages';
 import { startServer } from '../server/server';
@@ -12,8 +11,7 @@ import { USES_DRAFT } from '../decode/auto';
 import { booleanFlag, choiceFlag, numberFlag, stringFlag, UsageError, type ParsedArgs } from './args';
 import { STRATEGY_CHOICES } from './commands';
 import type { Print } from './model-commands';
-import { precisionFor } from '../engine/provider-choice';
-import { defaultCacheDir, providerFor, requiredFlag } from './pair';
+import { defaultCacheDir, requiredFlag, resolveForEngine } from './pair';
 
 /** Running requests get this long to finish after SIGINT / SIGTERM before they are cancelled. */
 const GRACE_MS = 5000;
@@ -33,9 +31,7 @@ export async function serveCommand(args: ParsedArgs, print: Print): Promise<obje
   if (apiKey === '') throw new UsageError('--api-key needs a non-empty key');
   if (strategy !== 'auto' && USES_DRAFT[strategy] && draft === null) throw new UsageError(`--strategy ${strategy} needs --draft`);
   const convertedRoot = stringFlag(args, 'cache-dir') ?? defaultCacheDir();
-  // Resolved here first, so that a missing or broken checkpoint is a one-line user error before the engine starts.
-  const provider = await providerFor(args, target, print);
-  for (const dir of [target, draft]) if (dir !== null) await resolveModel(dir, convertedRoot, print, undefined, precisionFor(provider));
+  const provider = await resolveForEngine(args, target, draft, convertedRoot, print);
 
   let loaded: (ready: EngineReady) => void = () => undefined;
   let gaveUp: (err: Error) => void = () => undefined;

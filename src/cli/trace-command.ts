@@ -10,14 +10,12 @@ import { buildTrace, DEFAULT_TRACE_OPTIONS, type EditStep } from '../completion/
 import { CompletionService, type CompletionOutcome, type CompletionSettings } from '../completion/service';
 import { percentile } from '../completion/stats';
 import { EngineClient, transportFor } from '../engine/client';
-import { resolveModel } from '../engine/models';
 import type { EngineReady } from '../protocol/messages';
 import type { RingChunk } from '../protocol/request';
 import { choiceFlag, numberFlag, stringFlag, type ParsedArgs } from './args';
 import { LAYOUTS } from './commands';
 import type { Print } from './model-commands';
-import { precisionFor } from '../engine/provider-choice';
-import { defaultCacheDir, embeddedModelsDir, providerFor } from './pair';
+import { defaultCacheDir, embeddedModelsDir, resolveForEngine } from './pair';
 import { readUserText } from './user-input';
 
 export async function traceCommand(args: ParsedArgs, print: Print): Promise<object> {
@@ -30,10 +28,7 @@ export async function traceCommand(args: ParsedArgs, print: Print): Promise<obje
   const target = stringFlag(args, 'target') ?? path.join(models, 'target');
   const draft = stringFlag(args, 'draft') ?? (stringFlag(args, 'target') ? null : path.join(models, 'draft'));
   const convertedRoot = stringFlag(args, 'cache-dir') ?? defaultCacheDir();
-  // Resolved here first, as generate does, so a missing or broken checkpoint is a one-line user error (the engine
-  // reports its failures as plain text).
-  const provider = await providerFor(args, target, print);
-  for (const dir of [target, draft]) if (dir !== null) await resolveModel(dir, convertedRoot, print, undefined, precisionFor(provider));
+  const provider = await resolveForEngine(args, target, draft, convertedRoot, print);
   let ready: EngineReady | null = null;
   let failure = null as string | null;
   const client = new EngineClient({

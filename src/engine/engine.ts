@@ -111,9 +111,10 @@ export class Engine {
         },
       );
     } catch (err) {
-      // generate() leaves the caches consistent after a refusal or a cancel; anything else (a failed forward or
-      // commit) may leave them half-written, so that file starts over.
-      if (!(err instanceof RequestError) && !(err instanceof CancelledError)) {
+      // generate() leaves the caches consistent after a refusal or a cancel, so a file's kept cache stays; anything
+      // else (a failed forward or commit) may leave them half-written, and a cache nobody keeps is freed now.
+      const kept = request.fileKey !== '' && this.budget.get(request.fileKey) === cache;
+      if (!kept || !(err instanceof RequestError || err instanceof CancelledError)) {
         this.budget.delete(request.fileKey);
         cache.dispose();
       }

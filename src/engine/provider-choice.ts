@@ -8,17 +8,11 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { ProbeResult } from '../model/provider';
 import type { Precision } from '../model/types';
 import type { ProviderChoice } from '../protocol/messages';
 
 export type ProviderSetting = 'auto' | 'cpu' | 'webgpu';
-
-export interface ProbeAnswer {
-  readonly ok: boolean;
-  readonly reason: string;
-  readonly cpuMs?: number;
-  readonly webgpuMs?: number;
-}
 
 export interface ProviderChoiceOptions {
   readonly workerScript: string;
@@ -41,7 +35,7 @@ export async function chooseProvider(setting: ProviderSetting, o: ProviderChoice
   const key = timed ? verdictKey(o.targetDir as string) : null;
   const remembered = key !== null ? readVerdicts(o.verdictFile)[key] : undefined;
   const timeoutMs = o.timeoutMs ?? 600_000;
-  let answer: ProbeAnswer;
+  let answer: ProbeResult;
   if (remembered !== undefined) {
     // Only the timing is remembered: correctness is checked at every start (seconds), so a new driver that breaks
     // WebGPU is caught even where the timing was measured before.
@@ -58,14 +52,14 @@ export async function chooseProvider(setting: ProviderSetting, o: ProviderChoice
 }
 
 /** A probe answer that carries both timings: the only kind worth remembering. */
-function isTimed(a: unknown): a is ProbeAnswer {
+function isTimed(a: unknown): a is ProbeResult {
   if (typeof a !== 'object' || a === null) return false;
   const r = a as Record<string, unknown>;
   return typeof r.ok === 'boolean' && typeof r.reason === 'string' && typeof r.cpuMs === 'number' && typeof r.webgpuMs === 'number';
 }
 
 /** Runs `worker.js --probe-webgpu [--time-shape DIR]` and reads its one JSON line. */
-export function probeInChild(workerScript: string, shapeDir: string | null, timeoutMs: number): Promise<ProbeAnswer> {
+export function probeInChild(workerScript: string, shapeDir: string | null, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const args = ['--probe-webgpu', ...(shapeDir !== null ? ['--time-shape', shapeDir] : [])];
     const child = fork(workerScript, args, { stdio: ['ignore', 'pipe', 'ignore', 'ipc'] });
@@ -77,7 +71,7 @@ export function probeInChild(workerScript: string, shapeDir: string | null, time
       clearTimeout(timer);
       const last = out.trim().split('\n').pop() ?? '';
       try {
-        const answer = JSON.parse(last) as ProbeAnswer;
+        const answer = JSON.parse(last) as ProbeResult;
         if (typeof answer.ok !== 'boolean' || typeof answer.reason !== 'string') throw new Error('not a probe answer');
         resolve(answer);
       } catch {
@@ -108,19 +102,19 @@ function runtimeVersion(): string {
 }
 
 /** The remembered verdicts, each checked; a damaged file or entry is measured again and rewritten. */
-function readVerdicts(file: string | null): Record<string, ProbeAnswer> {
+function readVerdicts(file: string | null): Record<string, ProbeResult> {
   if (file === null || !fs.existsSync(file)) return {};
   try {
     const json = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
     if (typeof json !== 'object' || json === null || Array.isArray(json)) return {};
-    return Object.fromEntries(Object.entries(json).filter(([, v]) => isTimed(v))) as Record<string, ProbeAnswer>;
+    return Object.fromEntries(Object.entries(json).filter(([, v]) => isTimed(v))) as Record<string, ProbeResult>;
   } catch {
     return {};
   }
 }
 
 /** Written to a temporary file and renamed, so a crash never leaves half a file. */
-function writeVerdict(file: string | null, key: string, answer: ProbeAnswer, log: (line: string) => void): void {
+function writeVerdict(file: string | null, key: string, answer: ProbeResult, log: (line: string) => void): void {
   if (file === null) return;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -4,7 +4,7 @@
 // Pad when needed; truncation only moves `length`. Nothing is read back during a decode (onnxruntime-node cannot read
 // a gpu-buffer tensor on the host, and nothing needs to): what crosses the bus per commit is the row indices.
 import * as ort from 'onnxruntime-node';
-import { CAPACITY_BUCKET, checkCapacity, roundUp } from './kv';
+import { CAPACITY_BUCKET, checkCapacity, roundUp, truncatedLength } from './kv';
 import { DT, GraphBuilder, type DataType } from './onnx-builder';
 import type { DeviceKv, ForwardOutput, KvCache, KvRows, SdarConfig } from './types';
 import { f16ToF32 } from './safetensors';
@@ -158,8 +158,7 @@ export class DeviceKvCache implements KvCache {
   }
 
   truncate(length: number): void {
-    if (length < 0 || length > this.length) throw new RangeError(`truncate(${length}) outside [0, ${this.length}]`);
-    this.length = length;
+    this.length = truncatedLength(length, this.length);
   }
 
   dispose(): void {

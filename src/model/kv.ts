@@ -79,8 +79,7 @@ export class HostKvCache implements KvCache {
 
   /** Forgets everything from `length` on (prefix invalidation, draft rollback). */
   truncate(length: number): void {
-    if (length < 0 || length > this.length) throw new RangeError(`truncate(${length}) outside [0, ${this.length}]`);
-    this.length = length;
+    this.length = truncatedLength(length, this.length);
   }
 
   dispose(): void {
@@ -91,6 +90,12 @@ export class HostKvCache implements KvCache {
     const size = this.numKvHeads * capacity * this.headDim; // zero-filled: finite by construction
     return { key: new Float32Array(size), value: new Float32Array(size) };
   }
+}
+
+/** The length a truncate leaves, for either kind of cache: only shorter, never below 0. */
+export function truncatedLength(length: number, current: number): number {
+  if (length < 0 || length > current) throw new RangeError(`truncate(${length}) outside [0, ${current}]`);
+  return length;
 }
 
 /** A cache of more slots than the model has positions is refused (they could never be used). */

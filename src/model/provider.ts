@@ -73,8 +73,7 @@ export async function timeDecodeStep(model: ModelSession, cacheLength: number, r
   const bl = model.config.blockLength;
   const cache = await prefilledCache(model, cacheLength);
   try {
-    const times = await timeForward(model, windowInput(model.config, cacheLength, bl), cache, repeats);
-    return times[Math.floor(times.length / 2)];
+    return (await timeForward(model, windowInput(model.config, cacheLength, bl), cache, repeats)).medianMs;
   } finally {
     cache.dispose();
   }
@@ -115,15 +114,16 @@ export function windowInput(config: SdarConfig, cacheLength: number, rows: numbe
   };
 }
 
-/** Sorted ms of `repeats` forwards of `input` over `cache`, after two warm-ups (the first run at a shape prepares kernels). */
-export async function timeForward(model: ModelSession, input: ForwardInput, cache: KvCache, repeats: number): Promise<number[]> {
+/** Median and minimum ms of `repeats` forwards of `input` over `cache`, after two warm-ups (the first run at a shape prepares kernels). */
+export async function timeForward(model: ModelSession, input: ForwardInput, cache: KvCache, repeats: number): Promise<{ medianMs: number; minMs: number }> {
   const times: number[] = [];
   for (let i = 0; i < repeats + 2; i++) {
     const t0 = performance.now();
     await model.forward(input, cache);
     if (i >= 2) times.push(performance.now() - t0);
   }
-  return times.sort((a, b) => a - b);
+  times.sort((a, b) => a - b);
+  return { medianMs: times[Math.floor(times.length / 2)], minMs: times[0] };
 }
 
 const FP16_TOLERANCE = 1e-2; // probability difference allowed between the WebGPU and CPU runs

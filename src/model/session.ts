@@ -12,15 +12,13 @@ import { DeviceKvCache, DeviceKvOps, DeviceKvRows, hostBytes, type TransferCount
 import { GRAPH_INPUTS, graphOutputs, newKey, newValue, pastKey, pastValue } from './graph';
 import { HostKvCache } from './kv';
 import type {
-  ForwardInput, ForwardModel, ForwardOptions, ForwardOutput, GraphVariant, KvCache, KvRows, Precision, SdarConfig,
+  ForwardInput, ForwardModel, ForwardOptions, ForwardOutput, GraphVariant, KvCache, KvLocation, KvRows, Precision, SdarConfig,
 } from './types';
 import { PRECISIONS } from './types';
 import { MAX_BYTES, readJsonFile } from './user-file';
 import { WEIGHT_FORMATS, type WeightFormat } from './weights';
 
 export type ExecutionProvider = 'cpu' | 'webgpu';
-/** Where the KV cache lives: JS buffers copied in and out per forward (`host`), or tensors kept on the GPU (`device`). */
-export type KvLocation = 'host' | 'device';
 
 export interface SessionOptions {
   readonly variant?: GraphVariant;

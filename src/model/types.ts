@@ -110,8 +110,11 @@ export interface ForwardModel {
  * or on the WebGPU device (`DeviceKvCache`, never copied to the host). Slots ≥ length hold finite stale values and are
  * masked; capacity grows in buckets of 256.
  */
+/** Where a KV cache lives: JS buffers fed zero-copy (`host`), or tensors kept on the GPU (`device`). */
+export type KvLocation = 'host' | 'device';
+
 export interface KvCache {
-  readonly location: 'host' | 'device';
+  readonly location: KvLocation;
   readonly length: number;           // c: committed positions
   readonly capacity: number;         // slots per buffer; slots ≥ length are masked
   /** Memory held (host RAM or device memory), K and V of all layers: what the prefix-cache budget counts. */

@@ -159,8 +159,7 @@ async function measureModel(model: ShapePlan, weights: WeightFormat, plan: Bench
             await session.forward(input, cache);
             const key = `${rows}/${cacheLength}`;
             bytes.set(key, session.transferredBytes - before);
-            const times = await timeForward(session, input, cache, plan.repeats);
-            ms.set(key, times[Math.floor(times.length / 2)]);
+            ms.set(key, (await timeForward(session, input, cache, plan.repeats)).medianMs);
             capacity.set(key, cache.capacity);
           }
         } finally {

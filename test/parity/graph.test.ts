@@ -7,7 +7,7 @@ import { ReferenceModel } from '../../src/model/reference';
 import { effectiveWeights, type WeightFormat } from '../../src/model/weights';
 import { fixtureConfig, makeRandomWeights, SMALL, TINY } from '../fixtures/tiny-checkpoint';
 import { blockCausal, hostKv, maskOf, openSession, range } from '../model-helpers';
-import { BL, input, MASK, maxDiff, prompt, runScenario, SCENARIOS } from '../graph-scenarios';
+import { assertSameForward, BL, input, MASK, maxDiff, prompt, SCENARIOS } from '../graph-scenarios';
 
 
 
@@ -18,12 +18,7 @@ for (const [label, shape, weights] of [['TINY fp32', TINY, 'fp32'], ['SMALL fp32
     const reference = new ReferenceModel(effectiveWeights(source, weights as WeightFormat), 'debug');
     try {
       for (const s of SCENARIOS) {
-        const [a, b] = [await runScenario(onnx, s), await runScenario(reference, s)];
-        const logitDiff = maxDiff(a.logits!, b.logits!);
-        t.diagnostic(`${s.name}: max |Δlogit| ${logitDiff.toExponential(2)}`);
-        assert.ok(logitDiff <= 1e-4, `${s.name}: max |Δlogit| ${logitDiff}`);
-        assert.deepEqual([...a.tokenIds], [...b.tokenIds], `${s.name}: argmax differs`);
-        assert.ok(maxDiff(a.tokenProbs, b.tokenProbs) <= 1e-5, `${s.name}: probabilities differ`);
+        const [a, b] = await assertSameForward((line) => t.diagnostic(line), s, onnx, reference);
         hostKv(a).forEach((kv, layer) => {
           assert.ok(maxDiff(kv.key, hostKv(b)[layer].key) <= 1e-4, `${s.name}: layer ${layer} new K differs`);
           assert.ok(maxDiff(kv.value, hostKv(b)[layer].value) <= 1e-4, `${s.name}: layer ${layer} new V differs`);

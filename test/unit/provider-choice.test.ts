@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chooseProvider, type ProbeAnswer } from '../../src/engine/provider-choice';
+import { chooseProvider } from '../../src/engine/provider-choice';
+import type { ProbeResult } from '../../src/model/provider';
 
 /** A probe child that logs its arguments and answers from a JSON file: {correct, timed} (null: exit without answer). */
-function fakeProbe(dir: string): { script: string; answer: (a: { correct: ProbeAnswer | null; timed: ProbeAnswer | null }) => void; calls: () => string[][] } {
+function fakeProbe(dir: string): { script: string; answer: (a: { correct: ProbeResult | null; timed: ProbeResult | null }) => void; calls: () => string[][] } {
   const script = join(dir, 'probe.js');
   const answers = join(dir, 'answers.json');
   const log = join(dir, 'calls.log');
@@ -37,9 +38,9 @@ function setup() {
   return { dir, probe, verdictFile, options, logs, done: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-const CORRECT: ProbeAnswer = { ok: true, reason: 'WebGPU adapter found; the fp16 self-test matched the CPU' };
-const FASTER: ProbeAnswer = { ok: true, reason: 'WebGPU is correct and faster here', cpuMs: 20, webgpuMs: 5 };
-const SLOWER: ProbeAnswer = { ok: false, reason: 'WebGPU is correct but slower here', cpuMs: 5, webgpuMs: 20 };
+const CORRECT: ProbeResult = { ok: true, reason: 'WebGPU adapter found; the fp16 self-test matched the CPU' };
+const FASTER: ProbeResult = { ok: true, reason: 'WebGPU is correct and faster here', cpuMs: 20, webgpuMs: 5 };
+const SLOWER: ProbeResult = { ok: false, reason: 'WebGPU is correct but slower here', cpuMs: 5, webgpuMs: 20 };
 
 test('cpu runs no probe; webgpu checks correctness only; neither remembers anything', async () => {
   const s = setup();

@@ -10,7 +10,7 @@ import type { ModelSession } from '../../src/model/session';
 import type { ForwardOutput } from '../../src/model/types';
 import { effectiveWeights, type WeightFormat } from '../../src/model/weights';
 import { fixtureConfig, makeRandomWeights, SMALL, TINY } from '../fixtures/tiny-checkpoint';
-import { BL, input, MASK, maxDiff, runScenario, SCENARIOS } from '../graph-scenarios';
+import { assertSameForward, BL, input, MASK, maxDiff, runScenario, SCENARIOS } from '../graph-scenarios';
 import { blockCausal, maskOf, openSession, range } from '../model-helpers';
 import { FP16_LOGIT_RELATIVE, requireWebGpu } from '../webgpu-helpers';
 
@@ -32,14 +32,7 @@ test('WebGPU fp32 with the KV cache on the device ≡ CPU (logits, ids, probabil
   const gpu = await openSession(source, { variant: 'debug', ep: 'webgpu' });
   try {
     assert.equal(gpu.kv, 'device');
-    for (const s of SCENARIOS) {
-      const [a, b] = [await runScenario(gpu, s), await runScenario(cpu, s)];
-      const d = maxDiff(a.logits!, b.logits!);
-      t.diagnostic(`${s.name}: max |Δlogit| ${d.toExponential(2)}`);
-      assert.ok(d <= 1e-4, `${s.name}: max |Δlogit| ${d}`);
-      assert.deepEqual([...a.tokenIds], [...b.tokenIds], `${s.name}: argmax differs`);
-      assert.ok(maxDiff(a.tokenProbs, b.tokenProbs) <= 1e-5, `${s.name}: probabilities differ`);
-    }
+    for (const s of SCENARIOS) await assertSameForward((line) => t.diagnostic(line), s, gpu, cpu);
   } finally {
     await Promise.all([cpu.close(), gpu.close()]);
   }
